@@ -1,0 +1,123 @@
+"""Command groups: ``flask pipeline ...`` and ``flask plugins ...``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .errors import StopsyncError
+from .plugins.manager import EXTENSION_KEY, Plugins
+
+
+def _plugins() -> Plugins:
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def _fail(error: StopsyncError) -> None:
+    click.echo(f"error: {error.message}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    matching = summary.get("matching", {})
+    click.echo("funnel: " + " -> ".join(
+        f"{step['step']} {step['count']}" for step in summary.get("funnel", [])
+    ))
+    click.echo(
+        f"links: {matching.get('links', 0)}; ATLAS matched {matching.get('atlas_matched', 0)}"
+        f"/{matching.get('atlas_platforms', 0)} ({matching.get('match_rate', 0) * 100:.1f} %)"
+    )
+    for method, count in (matching.get("per_method") or {}).items():
+        click.echo(f"  {method}: {count}")
+    click.echo(f"duration {summary.get('duration_s', 0):.2f} s, peak RSS {summary.get('peak_rss_mb', 0)} MB")
+
+
+@click.group("pipeline")
+def pipeline_cli() -> None:
+    """Acquire, match and publish stop data."""
+
+
+@pipeline_cli.command("match")
+@click.option("--atlas", "atlas_path", type=click.Path(path_type=Path), required=True,
+              help="ATLAS traffic-point export (CSV or ZIP).")
+@click.option("--osm", "osm_path", type=click.Path(path_type=Path), required=True,
+              help="OSM XML file (.osm, .xml, .osm.bz2).")
+@click.option("--border", "border_path", type=click.Path(path_type=Path), default=None,
+              help="Region polygon (GeoJSON or TopoJSON); ATLAS platforms outside are dropped.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Directory for matches.csv, unmatched_*.csv and summary.json.")
+@with_appcontext
+def match_command(atlas_path: Path, osm_path: Path, border_path: Path | None, out_dir: Path) -> None:
+    """Match an ATLAS file with an OSM file and write the results; needs no database."""
+    from .pipeline.match import run_match
+    from .pipeline.output import write_outputs
+    from .pipeline.runner import new_run_id, stage_notifier
+
+    plugins = _plugins()
+    config = current_app.config
+    try:
+        for label, path in (("--atlas", atlas_path), ("--osm", osm_path), ("--border", border_path)):
+            if path is not None and not path.is_file():
+                raise StopsyncError(f"{label}: no such file: {path}")
+        region = None
+        if border_path is not None:
+            region = plugins.source("border-file", config, "border").read(border_path).records
+        source_config = {**config, "REGION": region}
+        atlas_source = plugins.source("atlas-csv", source_config, "atlas")
+        osm_source = plugins.source("osm-file", source_config, "osm")
+        strategies = plugins.strategies_for(
+            config.get("MATCHING_STRATEGIES"), config.get("MATCHING_PROFILE") or {}
+        )
+        result = run_match(
+            atlas_path, osm_path, atlas_source=atlas_source, osm_source=osm_source,
+            strategies=strategies, region=region, profile=config.get("MATCHING_PROFILE") or {},
+            on_stage=stage_notifier(plugins, new_run_id()),
+        )
+        written = write_outputs(result, out_dir)
+    except StopsyncError as error:
+        _fail(error)
+        return
+    _print_summary(result.summary)
+    for path in written.values():
+        click.echo(f"wrote {path}")
+
+
+@pipeline_cli.command("run")
+@with_appcontext
+def run_command() -> None:
+    """Run the pipeline from the configured sources and publish into the database."""
+    from .pipeline.runner import run_pipeline
+
+    try:
+        summary = run_pipeline(current_app._get_current_object(), trigger="manual")  # type: ignore[attr-defined]
+    except StopsyncError as error:
+        _fail(error)
+        return
+    _print_summary(summary)
+    click.echo("published: " + json.dumps(summary.get("published", {}), sort_keys=True))
+
+
+@click.group("plugins")
+def plugins_cli() -> None:
+    """Inspect the installed plugins."""
+
+
+@plugins_cli.command("list")
+@with_appcontext
+def list_command() -> None:
+    """Each plugin with its version and the hooks it implements."""
+    plugins = _plugins()
+    for info in plugins.infos():
+        origin = "builtin" if info.builtin else info.distribution
+        click.echo(f"{info.name} {info.version} ({origin})")
+        for hook in info.hooks:
+            click.echo(f"    {hook}")
+    click.echo(f"data sources: {', '.join(sorted(plugins.data_sources)) or 'none'}")
+    order = [cls.name for cls in plugins.strategy_order(current_app.config.get("MATCHING_STRATEGIES"))]
+    click.echo(f"matching strategies (run order): {', '.join(order) or 'none'}")

@@ -1,0 +1,158 @@
+"""Configuration in layers: defaults -> instance/stopsync.cfg -> STOPSYNC_* environment -> the
+mapping given to ``create_app`` (tests). ``ROLE`` is read here, once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .errors import ConfigurationError
+
+ROLES = ("web", "scheduler", "all")
+ENVIRONMENTS = ("production", "development", "test")
+
+# Values that must never serve as a production secret.
+INSECURE_SECRET_KEYS = {"", "dev", "development", "secret", "changeme", "change-me", "test"}
+MIN_SECRET_KEY_LENGTH = 16
+
+DEFAULTS: dict[str, Any] = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": None,
+    "ROLE": "web",
+    # None: an SQLite file in the instance folder (the embedded default).
+    "DATABASE_URL": None,
+    # None: in-process cache and limiter, file lock.
+    "REDIS_URL": None,
+    # Sources: a URL, a local path, or a keyword a source plugin understands.
+    "ATLAS_SOURCE": (
+        "https://data.opentransportdata.swiss/en/dataset/traffic-points-actual-date/permalink"
+    ),
+    "OSM_SOURCE": "overpass",
+    "BORDER_SOURCE": None,
+    "OVERPASS_URL": "https://overpass-api.de/api/interpreter",
+    "OVERPASS_AREA": "ISO3166-1=CH",
+    "HTTP_USER_AGENT": "stopsync/0.1 (public-transport stop sync; https://github.com/stopsync)",
+    "HTTP_TIMEOUT_S": 300,
+    # Which source plugin reads each kind of input.
+    "ATLAS_SOURCE_PLUGIN": "atlas-csv",
+    "OSM_SOURCE_PLUGIN": None,  # None: "overpass" for OSM_SOURCE=overpass, else "osm-file"
+    "BORDER_SOURCE_PLUGIN": "border-file",
+    # None: every registered strategy, ordered by its ``order`` then name.
+    "MATCHING_STRATEGIES": None,
+    "MATCHING_PROFILE": {},
+    "DISABLED_PLUGINS": [],
+    "PLUGINS": [],  # extra plugin modules to register by import path (besides entry points)
+    "SAFE_MODE": False,  # skip third-party (entry-point) plugins
+    "DATA_DIR": None,  # None: <instance>/data
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",  # or "text"
+    "SCHEDULE_CRON": "30 2 * * *",
+    "SCHEDULE_TIMEZONE": "Europe/Zurich",
+    "API_DEFAULT_LIMIT": 2000,
+    "API_MAX_LIMIT": 10000,
+    "RATELIMIT_DEFAULT": "600 per minute",
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "SCHEDULER_API_ENABLED": False,
+}
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` from every layer, then derive and check the settings."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("stopsync.cfg", silent=True)
+    app.config.from_prefixed_env("STOPSYNC")
+    if overrides:
+        app.config.from_mapping(overrides)
+    app.config["ROLE"] = _read_role(app, overrides or {})
+    _normalise(app)
+    _derive(app)
+    check_security(app)
+
+
+def _read_role(app: Flask, overrides: dict[str, Any]) -> str:
+    # ROLE is the documented container variable; STOPSYNC_ROLE and overrides win over it.
+    role = str(
+        overrides.get("ROLE")
+        or os.environ.get("STOPSYNC_ROLE")
+        or os.environ.get("ROLE")
+        or app.config.get("ROLE")
+        or "web"
+    ).strip().lower()
+    if role not in ROLES:
+        raise ConfigurationError(f"ROLE must be one of {', '.join(ROLES)}; got {role!r}")
+    return role
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(part).strip() for part in value]
+
+
+def _normalise(app: Flask) -> None:
+    cfg = app.config
+    cfg["DISABLED_PLUGINS"] = _as_list(cfg.get("DISABLED_PLUGINS"))
+    cfg["PLUGINS"] = _as_list(cfg.get("PLUGINS"))
+    if cfg.get("MATCHING_STRATEGIES") is not None:
+        cfg["MATCHING_STRATEGIES"] = _as_list(cfg["MATCHING_STRATEGIES"])
+    if cfg.get("TESTING") and "ENVIRONMENT" not in os.environ and cfg["ENVIRONMENT"] == "production":
+        cfg["ENVIRONMENT"] = "test"
+    if cfg["ENVIRONMENT"] not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}; got {cfg['ENVIRONMENT']!r}"
+        )
+
+
+def database_url(app: Flask) -> str:
+    url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + str(Path(app.instance_path) / "stopsync.db")
+    url = str(url)
+    # Heroku-style URLs name no driver; SQLAlchemy 2 no longer accepts "postgres://".
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg2://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+def _derive(app: Flask) -> None:
+    cfg = app.config
+    cfg["SQLALCHEMY_DATABASE_URI"] = database_url(app)
+    cfg["DATA_DIR"] = str(cfg.get("DATA_DIR") or Path(app.instance_path) / "data")
+    redis_url = cfg.get("REDIS_URL")
+    if redis_url:
+        cfg.setdefault("CACHE_TYPE", "RedisCache")
+        cfg.setdefault("CACHE_REDIS_URL", redis_url)
+        cfg.setdefault("RATELIMIT_STORAGE_URI", redis_url)
+    else:
+        cfg.setdefault("CACHE_TYPE", "SimpleCache")
+        cfg.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    cfg.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
+    cfg.setdefault("RATELIMIT_ENABLED", not cfg.get("TESTING", False))
+    cfg["RATELIMIT_DEFAULT"] = cfg.get("RATELIMIT_DEFAULT")
+
+
+def check_security(app: Flask) -> None:
+    """In production a missing or well-known SECRET_KEY refuses to start."""
+    if app.config["ENVIRONMENT"] != "production":
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = os.urandom(32).hex()
+        return
+    key = app.config.get("SECRET_KEY")
+    if key is None or str(key).strip().lower() in INSECURE_SECRET_KEYS:
+        raise ConfigurationError(
+            "SECRET_KEY is missing or a well-known default. Set STOPSYNC_SECRET_KEY to a long "
+            "random value (python -c 'import secrets; print(secrets.token_hex(32))') or put "
+            "SECRET_KEY in instance/stopsync.cfg; `make run` creates one for you."
+        )
+    if len(str(key)) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(
+            f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters; use a long random value."
+        )

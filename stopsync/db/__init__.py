@@ -1,0 +1,1 @@
+"""Database helpers; :mod:`stopsync.db.dialect` owns every difference between backends."""

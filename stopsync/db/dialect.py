@@ -1,0 +1,102 @@
+"""The one module that knows PostGIS and SQLite apart.
+
+PostGIS keeps a generated ``geom`` point column with a GiST index on every spatial snapshot
+table; embedded SQLite has no geometry column and answers spatial questions from an index on
+``(lat, lon)``. Migrations, publication and queries ask this module instead of branching.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.engine import Connection, Engine
+
+SRID = 4326
+# Tables that carry a point: the ones bbox queries read.
+SPATIAL_TABLES = ("atlas_platforms", "osm_elements", "osm_stop_units")
+# Tables PostGIS creates itself; migrations must neither drop nor autogenerate them.
+POSTGIS_OWN_TABLES = frozenset(
+    {"spatial_ref_sys", "geography_columns", "geometry_columns", "raster_columns",
+     "raster_overviews", "topology", "layer"}
+)
+POSTGIS_OWN_SCHEMAS = frozenset({"topology", "tiger", "tiger_data"})
+
+
+def is_postgres(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+def point_geometry_column() -> sa.Column[Any]:
+    """The generated point column PostGIS tables get (computed from lon/lat)."""
+    return sa.Column(
+        "geom",
+        Geometry("POINT", srid=SRID, spatial_index=False),
+        sa.Computed(f"ST_SetSRID(ST_MakePoint(lon, lat), {SRID})", persisted=True),
+    )
+
+
+def add_spatial_support(op: Any, table: str) -> None:
+    """Migration step: a GiST-indexed geometry on PostGIS, a lat/lon index elsewhere."""
+    bind = op.get_bind()
+    if is_postgres(bind):
+        op.add_column(table, point_geometry_column())
+        op.create_index(f"ix_{table}_geom", table, ["geom"], postgresql_using="gist")
+    else:
+        op.create_index(f"ix_{table}_lat_lon", table, ["lat", "lon"])
+
+
+def drop_spatial_support(op: Any, table: str) -> None:
+    bind = op.get_bind()
+    if is_postgres(bind):
+        op.drop_index(f"ix_{table}_geom", table_name=table)
+        op.drop_column(table, "geom")
+    else:
+        op.drop_index(f"ix_{table}_lat_lon", table_name=table)
+
+
+def ensure_extensions(op: Any) -> None:
+    """Migration step: PostGIS must exist before any geometry column."""
+    if is_postgres(op.get_bind()):
+        op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+
+
+def bbox_clause(
+    bind: Engine | Connection, table: sa.Table, bbox: tuple[float, float, float, float]
+) -> sa.ColumnElement[bool]:
+    """A WHERE clause selecting rows of ``table`` inside ``bbox`` (minLon, minLat, maxLon, maxLat)."""
+    min_lon, min_lat, max_lon, max_lat = bbox
+    if is_postgres(bind):
+        envelope = sa.func.ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, SRID)
+        return sa.literal_column(f"{table.name}.geom").op("&&")(envelope)
+    return sa.and_(
+        table.c.lat.between(min_lat, max_lat),
+        table.c.lon.between(min_lon, max_lon),
+    )
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic autogenerate filter: ignore PostGIS's own tables and the generated geom columns."""
+    if type_ == "table":
+        schema = getattr(obj, "schema", None)
+        return name not in POSTGIS_OWN_TABLES and schema not in POSTGIS_OWN_SCHEMAS
+    if type_ == "column" and name == "geom":
+        return False
+    # The spatial indexes exist per backend (see add_spatial_support), not in the models.
+    return not (type_ == "index" and name and name.endswith(("_geom", "_lat_lon")))
+
+
+def configure_engine(engine: Engine) -> None:
+    """Per-connection settings: SQLite gets WAL (readers keep reading during publication) and
+    enforced foreign keys."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

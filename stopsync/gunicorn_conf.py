@@ -1,0 +1,12 @@
+"""gunicorn settings, overridable through the environment (GUNICORN_*)."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:5001")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+accesslog = "-"
+errorlog = "-"
+# Fail fast on a bad config instead of a crash loop per worker.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") == "1"

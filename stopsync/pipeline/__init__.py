@@ -1,0 +1,1 @@
+"""The data pipeline: sources -> records -> matches -> problems -> snapshot. No Flask inside the engine."""

@@ -1,0 +1,191 @@
+"""The area a run covers: a (multi)polygon read from GeoJSON or TopoJSON, or a bbox.
+
+ATLAS numbers do not tell a Swiss stop from a Liechtenstein one, so the border is a setting
+(a file), never a constant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, box, shape
+from shapely.geometry.base import BaseGeometry
+
+from ..errors import InputError
+
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+class Region:
+    """A polygonal area in WGS84 (x = longitude, y = latitude)."""
+
+    def __init__(self, geometry: BaseGeometry, name: str = "") -> None:
+        if geometry.is_empty or geometry.geom_type not in POLYGONAL:
+            raise ValueError(f"a region needs a non-empty (multi)polygon, got {geometry.geom_type}")
+        self.geometry = geometry
+        self.name = name
+        # Preparing builds the spatial index once; every later point test reuses it.
+        shapely.prepare(self.geometry)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(minLon, minLat, maxLon, maxLat)``, the order bbox parameters use."""
+        min_x, min_y, max_x, max_y = self.geometry.bounds
+        return (float(min_x), float(min_y), float(max_x), float(max_y))
+
+    def contains(self, lat: float, lon: float) -> bool:
+        return bool(shapely.contains_xy(self.geometry, lon, lat))
+
+    def contains_many(
+        self, lats: Sequence[float] | npt.ArrayLike, lons: Sequence[float] | npt.ArrayLike
+    ) -> npt.NDArray[np.bool_]:
+        """One boolean per point; the test runs in shapely's C loop, not per point in Python."""
+        lat_arr = np.asarray(lats, dtype=float)
+        lon_arr = np.asarray(lons, dtype=float)
+        if lat_arr.shape != lon_arr.shape:
+            raise ValueError("lats and lons must have the same length")
+        if lat_arr.size == 0:
+            return np.zeros(0, dtype=bool)
+        return np.asarray(shapely.contains_xy(self.geometry, lon_arr, lat_arr), dtype=bool)
+
+    def __repr__(self) -> str:
+        return f"Region(name={self.name!r}, bounds={self.bounds})"
+
+
+def region_from_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Region:
+    if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+        raise InputError(
+            f"invalid bbox {min_lon},{min_lat},{max_lon},{max_lat} "
+            "(expected minLon,minLat,maxLon,maxLat within WGS84 ranges)"
+        )
+    return Region(box(min_lon, min_lat, max_lon, max_lat), name="bbox")
+
+
+def load_region(path: Path, *, topojson_object: str | None = None) -> Region:
+    """Read a border file: GeoJSON (Feature, FeatureCollection, Polygon, MultiPolygon) or
+    TopoJSON (``topojson_object`` names the object; default: the only one, else ``country``)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise InputError(f"cannot read border file: {exc}", path=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("border file is not UTF-8 text", path=str(path)) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"border file is not valid JSON: {exc.msg}", path=str(path),
+                         line=exc.lineno) from exc
+    if not isinstance(document, dict) or "type" not in document:
+        raise InputError("border file is neither GeoJSON nor TopoJSON (no 'type')", path=str(path))
+    try:
+        if document["type"] == "Topology":
+            geometry = _topojson_geometry(document, topojson_object)
+        else:
+            geometry = _geojson_geometry(document)
+    except (KeyError, IndexError, TypeError, ValueError, shapely.errors.ShapelyError) as exc:
+        raise InputError(f"border file has an invalid geometry: {exc}", path=str(path)) from exc
+    if geometry.is_empty:
+        raise InputError("border file contains no polygon", path=str(path))
+    if not geometry.is_valid:
+        # Generalised borders sometimes self-touch; repairing keeps the area, not the defect.
+        geometry = _polygonal(shapely.make_valid(geometry))
+    return Region(geometry, name=Path(path).stem)
+
+
+def _polygonal(geometry: BaseGeometry) -> BaseGeometry:
+    """Only the polygon parts of ``geometry`` (make_valid may add stray lines)."""
+    if geometry.geom_type in POLYGONAL:
+        return geometry
+    parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type in POLYGONAL]
+    if not parts:
+        raise ValueError(f"expected polygons, got {geometry.geom_type}")
+    return shapely.union_all(parts)
+
+
+def _geojson_geometry(document: dict[str, Any]) -> BaseGeometry:
+    kind = document["type"]
+    if kind == "FeatureCollection":
+        parts = [_geojson_geometry(feature) for feature in document["features"]]
+        if not parts:
+            raise ValueError("the FeatureCollection has no features")
+        return _polygonal(shapely.union_all(parts))
+    if kind == "Feature":
+        if document.get("geometry") is None:
+            raise ValueError("a Feature has no geometry")
+        return _geojson_geometry(document["geometry"])
+    if kind == "GeometryCollection":
+        return _polygonal(shapely.union_all([_geojson_geometry(g) for g in document["geometries"]]))
+    if kind not in POLYGONAL:
+        raise ValueError(f"a border must be a Polygon or MultiPolygon, not {kind}")
+    return shape(document)
+
+
+def _decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
+    transform = topology.get("transform")
+    arcs: list[list[tuple[float, float]]] = []
+    for raw in topology["arcs"]:
+        if transform is None:
+            arcs.append([(float(p[0]), float(p[1])) for p in raw])
+            continue
+        (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
+        # Quantised arcs store the first position absolutely and then deltas.
+        x = y = 0
+        points = []
+        for p in raw:
+            x += int(p[0])
+            y += int(p[1])
+            points.append((x * sx + tx, y * sy + ty))
+        arcs.append(points)
+    return arcs
+
+
+def _ring(indices: Iterable[int], arcs: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
+    ring: list[tuple[float, float]] = []
+    for index in indices:
+        # A negative index ~i means arc i walked backwards.
+        points = arcs[~index][::-1] if index < 0 else arcs[index]
+        # Consecutive arcs share their joining position; keep it once.
+        ring.extend(points[1:] if ring else points)
+    return ring
+
+
+def _topo_polygons(
+    geometry: dict[str, Any], arcs: list[list[tuple[float, float]]]
+) -> list[Polygon]:
+    kind = geometry.get("type")
+    if kind == "Polygon":
+        rings = [_ring(r, arcs) for r in geometry["arcs"]]
+        return [Polygon(rings[0], rings[1:])] if rings else []
+    if kind == "MultiPolygon":
+        return [p for poly in geometry["arcs"]
+                for p in _topo_polygons({"type": "Polygon", "arcs": poly}, arcs)]
+    if kind == "GeometryCollection":
+        return [p for g in geometry["geometries"] for p in _topo_polygons(g, arcs)]
+    if kind is None:
+        return []  # TopoJSON allows null geometries
+    raise ValueError(f"a border must be polygonal, found a TopoJSON {kind}")
+
+
+def _topojson_geometry(topology: dict[str, Any], object_name: str | None) -> BaseGeometry:
+    objects: dict[str, Any] = topology["objects"]
+    if object_name is None:
+        if len(objects) == 1:
+            object_name = next(iter(objects))
+        elif "country" in objects:
+            object_name = "country"
+        else:
+            raise ValueError(
+                f"several TopoJSON objects ({', '.join(sorted(objects))}) and none is 'country'"
+            )
+    if object_name not in objects:
+        raise ValueError(f"no TopoJSON object {object_name!r}")
+    polygons = _topo_polygons(objects[object_name], _decode_arcs(topology))
+    if not polygons:
+        raise ValueError(f"TopoJSON object {object_name!r} holds no polygon")
+    if len(polygons) == 1:
+        return polygons[0]
+    return MultiPolygon(polygons)

@@ -1,0 +1,1 @@
+"""Plugin system: hook specifications, contracts, the manager and the built-in plugins."""

@@ -1,0 +1,1 @@
+"""Built-in plugins: the data sources and matching stages stopsync ships with."""
