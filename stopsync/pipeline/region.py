@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, box, shape
+from shapely.geometry import Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
@@ -153,21 +153,39 @@ def _ring(indices: Iterable[int], arcs: list[list[tuple[float, float]]]) -> list
     return ring
 
 
-def _topo_polygons(
-    geometry: dict[str, Any], arcs: list[list[tuple[float, float]]]
-) -> list[Polygon]:
+ArcRings = list[list[int]]  # one polygon: rings as lists of arc indices, the first is the shell
+
+
+def _topo_polygon_arcs(geometry: dict[str, Any]) -> list[ArcRings]:
     kind = geometry.get("type")
     if kind == "Polygon":
-        rings = [_ring(r, arcs) for r in geometry["arcs"]]
-        return [Polygon(rings[0], rings[1:])] if rings else []
+        return [geometry["arcs"]] if geometry["arcs"] else []
     if kind == "MultiPolygon":
-        return [p for poly in geometry["arcs"]
-                for p in _topo_polygons({"type": "Polygon", "arcs": poly}, arcs)]
+        return [rings for rings in geometry["arcs"] if rings]
     if kind == "GeometryCollection":
-        return [p for g in geometry["geometries"] for p in _topo_polygons(g, arcs)]
+        return [rings for g in geometry["geometries"] for rings in _topo_polygon_arcs(g)]
     if kind is None:
         return []  # TopoJSON allows null geometries
     raise ValueError(f"a border must be polygonal, found a TopoJSON {kind}")
+
+
+def _arc_set(ring: list[int]) -> frozenset[int]:
+    return frozenset(~i if i < 0 else i for i in ring)
+
+
+def _topo_polygons(
+    geometry: dict[str, Any], arcs: list[list[tuple[float, float]]]
+) -> list[Polygon]:
+    """The polygons of a TopoJSON geometry, without parts that exactly fill another part's
+    hole: swiss-maps' ``country`` draws the Büsingen and Campione enclaves that way, although
+    the Swiss polygon declares them as holes, i.e. not Swiss territory."""
+    polygons = _topo_polygon_arcs(geometry)
+    holes = {_arc_set(ring) for rings in polygons for ring in rings[1:]}
+    return [
+        Polygon(_ring(rings[0], arcs), [_ring(r, arcs) for r in rings[1:]])
+        for rings in polygons
+        if _arc_set(rings[0]) not in holes
+    ]
 
 
 def _topojson_geometry(topology: dict[str, Any], object_name: str | None) -> BaseGeometry:
@@ -188,4 +206,6 @@ def _topojson_geometry(topology: dict[str, Any], object_name: str | None) -> Bas
         raise ValueError(f"TopoJSON object {object_name!r} holds no polygon")
     if len(polygons) == 1:
         return polygons[0]
-    return MultiPolygon(polygons)
+    # Neighbouring parts (cantons, CH and LI) share edges; a plain MultiPolygon of them would
+    # be invalid, their union is not.
+    return _polygonal(shapely.union_all([shapely.make_valid(p) for p in polygons]))

@@ -235,17 +235,18 @@ def test_duplicate_number_and_designation_groups(atlas_sample: Path, tmp_path: P
     assert len(result.records) == 41
 
 
-def test_binary_file_is_refused(tmp_path: Path) -> None:
+def test_binary_file_is_refused(atlas_sample: Path, tmp_path: Path) -> None:
     path = tmp_path / "image.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(InputError, match="not UTF-8 text") as info:
         read_atlas(path)
     assert info.value.details["line"] == 1
     nul = tmp_path / "nul.csv"
-    nul.write_bytes(b"sloid;number\nab\x00cd;1\n")
-    with pytest.raises(InputError, match="not text .it contains NUL bytes") as info:
+    header, rows = sample_lines(atlas_sample)
+    nul.write_bytes("\n".join([header, rows[0]]).encode() + b"\nab\x00cd\n")
+    with pytest.raises(InputError, match=r"not text \(it contains NUL bytes") as info:
         read_atlas(nul)
-    assert info.value.details["line"] == 2
+    assert info.value.details["line"] == 3
 
 
 def test_latin1_file_names_the_first_bad_line(atlas_sample: Path, tmp_path: Path) -> None:
