@@ -30,5 +30,8 @@ def init_security(app: Flask) -> None:
         strict_transport_security=production,
     )
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # The limiter keeps default limits from its first init_app; clear them so that each app
+    # (one per process in production, many in tests) gets its own RATELIMIT_DEFAULT.
+    limiter.limit_manager.set_default_limits([])
     # Reads RATELIMIT_DEFAULT and RATELIMIT_STORAGE_URI (Redis when configured).
     limiter.init_app(app)

@@ -172,9 +172,7 @@ def test_versions_json_pins_the_package_json_versions() -> None:
 
 def test_vendored_tree_has_the_files_the_pages_need() -> None:
     recorded = json.loads((VENDOR_DIR / "VERSIONS.json").read_text(encoding="utf-8"))
-    assert {"leaflet.js", "leaflet.css", "LICENSE", "images/marker-icon.png"} <= set(
-        recorded["leaflet"]["files"]
-    )
+    assert {"leaflet.js", "leaflet.css", "LICENSE", "images/marker-icon.png"} <= set(recorded["leaflet"]["files"])
     assert set(recorded["swiss-maps"]["files"]) == {"2025/ch-combined.json", "LICENSE"}
 
 
@@ -247,9 +245,7 @@ def test_sync_copies_exactly_the_listed_files_and_check_passes(tmp_path: Path) -
     versions = json.loads((vendor / "VERSIONS.json").read_text())
     assert versions["leaflet"]["version"] == "1.9.4"
     assert sync_vendor.check(vendor, node_modules) == []
-    assert (
-        sync_vendor.main(["--check", "--node-modules", str(node_modules), "--vendor-dir", str(vendor)]) == 0
-    )
+    assert sync_vendor.main(["--check", "--node-modules", str(node_modules), "--vendor-dir", str(vendor)]) == 0
 
 
 def test_check_fails_when_node_modules_was_upgraded_without_sync(tmp_path: Path) -> None:
@@ -260,14 +256,10 @@ def test_check_fails_when_node_modules_was_upgraded_without_sync(tmp_path: Path)
 
     problems = sync_vendor.check(vendor, node_modules)
     assert len(problems) == 1 and problems[0].startswith("leaflet: VERSIONS.json does not match")
-    assert (
-        sync_vendor.main(["--check", "--node-modules", str(node_modules), "--vendor-dir", str(vendor)]) == 1
-    )
+    assert sync_vendor.main(["--check", "--node-modules", str(node_modules), "--vendor-dir", str(vendor)]) == 1
 
 
 def test_sync_fails_clearly_without_node_modules(tmp_path: Path) -> None:
-    code = sync_vendor.main(
-        ["--node-modules", str(tmp_path / "missing"), "--vendor-dir", str(tmp_path / "v")]
-    )
+    code = sync_vendor.main(["--node-modules", str(tmp_path / "missing"), "--vendor-dir", str(tmp_path / "v")])
     assert code == 2
     assert not (tmp_path / "v").exists()

@@ -37,9 +37,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
 
@@ -86,9 +84,7 @@ class BrowserLog:
 
     def unexpected(self) -> list[str]:
         """Everything except the tile loads the tests abort on purpose."""
-        return self.console_errors + self.page_errors + [
-            f"external request {url}" for url in self.external_requests
-        ]
+        return self.console_errors + self.page_errors + [f"external request {url}" for url in self.external_requests]
 
 
 @pytest.fixture

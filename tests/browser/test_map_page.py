@@ -22,6 +22,7 @@ pytestmark = pytest.mark.browser
 STOPS_API = "**/api/v1/stops?*"
 MARKERS = "path.leaflet-interactive.stop-marker"
 SWITZERLAND_BBOX = "5.9,45.8,10.5,47.9"
+MOVE_DEBOUNCE_MS = 300  # as in map.js
 
 
 def fetch_json(page: Any, url: str) -> Any:
@@ -59,9 +60,7 @@ def fulfil_json(route: Any, body: dict[str, Any], status: int = 200) -> None:
 # --- published real sample --------------------------------------------------------------------
 
 
-def test_map_renders_published_stops(
-    page: Any, published_server: LiveServer, browser_log: BrowserLog
-) -> None:
+def test_map_renders_published_stops(page: Any, published_server: LiveServer, browser_log: BrowserLog) -> None:
     features = features_in_switzerland(page, published_server)
     points = [f for f in features if f["geometry"]["type"] == "Point"]
     assert len(points) >= 10, "the published sample should contain stops"
@@ -81,6 +80,19 @@ def test_map_renders_published_stops(
     assert page.locator("path.stop-atlas").count() == atlas_count
     assert page.locator("path.stop-osm").count() == len(points) - atlas_count
     assert page.locator("#map-status").is_hidden()
+    # Marker colours come from the same CSS custom properties as the legend swatches.
+    for state, selector in (
+        ("atlas-linked", "path.stop-atlas.is-linked"),
+        ("osm-linked", "path.stop-osm.is-linked"),
+    ):
+        fill = page.locator(selector).first.get_attribute("fill")
+        swatch = page.locator(f".swatch-{state}").evaluate("e => getComputedStyle(e).backgroundColor")
+        expected = page.evaluate(
+            f"getComputedStyle(document.documentElement).getPropertyValue('--state-{state}').trim()"
+        )
+        assert fill == expected
+        red, green, blue = (int(expected[i : i + 2], 16) for i in (1, 3, 5))
+        assert swatch == f"rgb({red}, {green}, {blue})"
     assert page.locator(".navbar-brand").inner_text() == "stopsync"
     assert "opentransportdata.swiss" in page.locator("footer").inner_text()
     assert browser_log.unexpected() == []
@@ -90,9 +102,7 @@ def test_clicking_a_linked_atlas_marker_shows_name_and_osm_links(
     page: Any, published_server: LiveServer, browser_log: BrowserLog
 ) -> None:
     features = features_in_switzerland(page, published_server)
-    atlas_by_sloid = {
-        f["properties"]["id"]: f["properties"] for f in features if f["properties"]["layer"] == "atlas"
-    }
+    atlas_by_sloid = {f["properties"]["id"]: f["properties"] for f in features if f["properties"]["layer"] == "atlas"}
     links_by_sloid: dict[str, list[str]] = {}
     for feature in features:
         if feature["properties"]["layer"] == "link":
@@ -113,8 +123,7 @@ def test_clicking_a_linked_atlas_marker_shows_name_and_osm_links(
     assert popup.locator("h3").inner_text() == expected["name"]
     hrefs = popup.locator("a").evaluate_all("links => links.map(a => a.href)")
     atlas_page = (
-        "https://atlas.app.sbb.ch/service-point-directory/service-points/"
-        f"{expected['number']}/traffic-point-elements"
+        f"https://atlas.app.sbb.ch/service-point-directory/service-points/{expected['number']}/traffic-point-elements"
     )
     assert atlas_page in hrefs
     for osm_id in links_by_sloid[sloid]:
@@ -164,6 +173,38 @@ def test_moving_the_map_reloads_the_visible_bbox(
     assert browser_log.unexpected() == []
 
 
+def wait_until_idle(page: Any) -> None:
+    """Past the move debounce and with no stops request in flight."""
+    page.wait_for_timeout(MOVE_DEBOUNCE_MS + 200)
+    page.wait_for_function("!document.getElementById('map').hasAttribute('aria-busy')")
+
+
+def test_open_popup_survives_the_reload_after_a_pan(
+    page: Any, published_server: LiveServer, browser_log: BrowserLog
+) -> None:
+    page.goto(published_server.url + "/")
+    marker = page.locator("path.stop-atlas.is-linked").first
+    marker.wait_for()
+    open_popup(page, marker)
+    sloid = popup_value(page, "SLOID")
+    wait_until_idle(page)  # the popup's own auto-pan may have reloaded already
+
+    # Drag the map by an empty corner (outside Switzerland): moveend reloads the stops.
+    with page.expect_response(STOPS_API):
+        page.mouse.move(80, 700)
+        page.mouse.down()
+        page.mouse.move(120, 690, steps=5)
+        page.mouse.up()
+    wait_until_idle(page)
+
+    # A closing Leaflet popup fades out with inline opacity 0 before it is removed.
+    popups = page.locator(".leaflet-popup")
+    assert popups.count() == 1
+    assert popups.evaluate("popup => popup.style.opacity") == "1"
+    assert popup_value(page, "SLOID") == sloid
+    assert browser_log.unexpected() == []
+
+
 @pytest.fixture
 def truncated_server(tmp_path: Any, real_data: Any) -> Iterator[LiveServer]:
     app: Flask = publish_sample("sqlite", tmp_path, real_data, API_DEFAULT_LIMIT=3)
@@ -183,9 +224,7 @@ def test_truncated_answer_asks_to_zoom_in(page: Any, truncated_server: LiveServe
 # --- states that do not need published data ------------------------------------------------------
 
 
-def test_empty_database_says_no_data_published(
-    page: Any, empty_server: LiveServer, browser_log: BrowserLog
-) -> None:
+def test_empty_database_says_no_data_published(page: Any, empty_server: LiveServer, browser_log: BrowserLog) -> None:
     page.goto(empty_server.url + "/")
     status = page.locator("#map-status")
     status.wait_for(state="visible")
@@ -218,9 +257,7 @@ def test_unreachable_server_is_shown(page: Any, empty_server: LiveServer) -> Non
     assert re.search(r"Could not load stops", status.inner_text())
 
 
-def test_untrusted_names_are_shown_as_text(
-    page: Any, empty_server: LiveServer, browser_log: BrowserLog
-) -> None:
+def test_untrusted_names_are_shown_as_text(page: Any, empty_server: LiveServer, browser_log: BrowserLog) -> None:
     hostile = '<img src="x" onerror="window.__pwned = 1">Bern & <b>Co</b>'
     collection = {
         "type": "FeatureCollection",
@@ -257,4 +294,18 @@ def test_untrusted_names_are_shown_as_text(
     assert popup.locator("img, b").count() == 0
     assert page.evaluate("window.__pwned") is None
     assert popup.locator("a[href='https://www.openstreetmap.org/node/42']").count() == 1
+    assert browser_log.unexpected() == []
+
+
+def test_error_page_uses_the_layout_without_breaking_the_csp(
+    page: Any, empty_server: LiveServer, browser_log: BrowserLog
+) -> None:
+    response = page.goto(empty_server.url + "/no-such-page")
+    assert response is not None and response.status == 404
+    assert "script-src 'self'" in response.headers.get("content-security-policy", "")
+    assert page.locator(".error-status").inner_text() == "404"
+    assert page.locator(".error-message").inner_text()
+    assert page.locator(".navbar-brand").inner_text() == "stopsync"
+    assert "OpenStreetMap contributors" in page.locator("footer").inner_text()
+    browser_log.console_errors = [e for e in browser_log.console_errors if "404" not in e]
     assert browser_log.unexpected() == []

@@ -53,6 +53,8 @@ def test_rate_limit_is_shared_across_replicas(tmp_path: Path, shared_redis: str)
     response = second.get("/api/v1/stops?bbox=0,0,1,1")
     assert response.status_code == 429
     assert response.json["error"] == "too_many_requests"
+    counters = redis.Redis.from_url(shared_redis).keys("LIMITS*")
+    assert counters, "the rate-limit counter is not stored in Redis"
 
 
 def test_health_probes_are_not_rate_limited(tmp_path: Path, shared_redis: str) -> None:

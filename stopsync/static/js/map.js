@@ -28,20 +28,20 @@
     initialBounds: parseBbox(container.dataset.initialBbox || "5.95,45.81,10.50,47.81"),
   };
 
-  // Colours live in app.css (custom properties) so markers and legend cannot drift apart.
+  // Colours live in app.css (custom properties --state-*) so markers and legend cannot drift
+  // apart; the fallbacks only matter if the stylesheet failed to load.
   var rootStyle = window.getComputedStyle(document.documentElement);
-  function cssColour(name, fallback) {
-    var value = rootStyle.getPropertyValue(name).trim();
-    return value || fallback;
-  }
-  var COLOURS = {
-    atlasLinked: cssColour("--state-atlas-linked", "#1a7f37"),
-    atlasUnmatched: cssColour("--state-atlas-unmatched", "#d1242f"),
-    osmLinked: cssColour("--state-osm-linked", "#0969da"),
-    osmUnmatched: cssColour("--state-osm-unmatched", "#bf8700"),
-    station: cssColour("--state-station", "#8250df"),
-    link: cssColour("--state-link", "#57606a"),
-  };
+  var COLOURS = {};
+  [
+    ["atlas-linked", "#1a7f37"],
+    ["atlas-unmatched", "#d1242f"],
+    ["osm-linked", "#0969da"],
+    ["osm-unmatched", "#bf8700"],
+    ["station", "#8250df"],
+    ["link", "#57606a"],
+  ].forEach(function (entry) {
+    COLOURS[entry[0]] = rootStyle.getPropertyValue("--state-" + entry[0]).trim() || entry[1];
+  });
 
   /* ---------- helpers ---------- */
 
@@ -155,7 +155,13 @@
         return;
       }
       list.appendChild(element("dt", null, fact[0]));
-      list.appendChild(element("dd", null, value));
+      if (value instanceof Node) {
+        var cell = element("dd");
+        cell.appendChild(value);
+        list.appendChild(cell);
+      } else {
+        list.appendChild(element("dd", null, value));
+      }
     });
     root.appendChild(list);
   }
@@ -172,6 +178,29 @@
     }
   }
 
+  // One line per linked OSM element: its id (links to openstreetmap.org) and an iD link.
+  function linkedElementsList(osmIds) {
+    if (!osmIds.length) {
+      return null;
+    }
+    var list = element("ul", "popup-linked");
+    osmIds.forEach(function (osmId) {
+      var item = element("li");
+      var links = osmLinks(osmId);
+      if (links.length) {
+        links[0].textContent = osmId;
+        links[1].textContent = "iD";
+        item.appendChild(links[0]);
+        item.appendChild(document.createTextNode(" · "));
+        item.appendChild(links[1]);
+      } else {
+        item.textContent = String(osmId);
+      }
+      list.appendChild(item);
+    });
+    return list;
+  }
+
   function atlasPopup(props, linkedOsmIds) {
     var root = popupShell(props.name, "ATLAS platform");
     appendFacts(root, [
@@ -180,13 +209,9 @@
       ["Designation", props.designation],
       ["Operator", props.operator],
       ["Matched", props.matched ? "yes" : "no"],
-      ["Linked to", linkedOsmIds.join(", ")],
+      ["Linked to", linkedElementsList(linkedOsmIds)],
     ]);
-    var links = [atlasLink(props.number)];
-    linkedOsmIds.forEach(function (osmId) {
-      links = links.concat(osmLinks(osmId));
-    });
-    appendLinks(root, links);
+    appendLinks(root, [atlasLink(props.number)]);
     return root;
   }
 
@@ -234,6 +259,13 @@
   });
   map.getPane("boundaries").style.pointerEvents = "none";
 
+  // The outlines are generalised for country-wide maps; close up they would mislead.
+  var BOUNDARIES_MAX_ZOOM = 11;
+  function toggleBoundaries() {
+    map.getPane("boundaries").style.display = map.getZoom() > BOUNDARIES_MAX_ZOOM ? "none" : "";
+  }
+  map.on("zoomend", toggleBoundaries);
+
   var baseLayers = {};
   if (settings.tileUrl) {
     // Tiles are a nice-to-have: offline they fail quietly and the data layers still work.
@@ -259,41 +291,25 @@
 
   map.fitBounds(settings.initialBounds);
 
-  // The class names say what a marker shows (for CSS and for the browser tests).
+  // A marker's state names both its legend colour and its CSS classes (used by the tests).
   function markerState(props) {
     if (props.layer === "osm" && props.kind === "station") {
       return "station";
     }
-    return props.matched ? "linked" : "unmatched";
+    return props.layer + "-" + (props.matched ? "linked" : "unmatched");
   }
 
   function markerStyle(props) {
-    var className = "stop-marker stop-" + props.layer + " is-" + markerState(props);
-    if (props.layer === "atlas") {
-      return {
-        className: className,
-        pane: "atlas",
-        radius: 6,
-        color: "#ffffff",
-        weight: 1.5,
-        fillColor: props.matched ? COLOURS.atlasLinked : COLOURS.atlasUnmatched,
-        fillOpacity: 0.95,
-      };
-    }
-    var fill = COLOURS.osmUnmatched;
-    if (props.kind === "station") {
-      fill = COLOURS.station;
-    } else if (props.matched) {
-      fill = COLOURS.osmLinked;
-    }
+    var state = markerState(props);
+    var atlas = props.layer === "atlas";
     return {
-      className: className,
-      pane: "osm",
-      radius: props.kind === "station" ? 7 : 5,
+      className: "stop-marker stop-" + props.layer + " is-" + state.replace(/^(atlas|osm)-/, ""),
+      pane: atlas ? "atlas" : "osm",
+      radius: atlas ? 6 : state === "station" ? 7 : 5,
       color: "#ffffff",
-      weight: 1,
-      fillColor: fill,
-      fillOpacity: 0.9,
+      weight: atlas ? 1.5 : 1,
+      fillColor: COLOURS[state],
+      fillOpacity: atlas ? 0.95 : 0.9,
     };
   }
 
@@ -301,57 +317,90 @@
     return L.latLng(coordinates[1], coordinates[0]);
   }
 
-  function drawFeatures(features) {
-    atlasLayer.clearLayers();
-    osmLayer.clearLayers();
-    linkLayer.clearLayers();
+  function createLayer(feature, linkedOsmIds) {
+    var props = feature.properties;
+    var geometry = feature.geometry;
+    if (props.layer === "link") {
+      return L.polyline(geometry.coordinates.map(latLngOf), {
+        className: "stop-link",
+        pane: "links",
+        color: COLOURS.link,
+        weight: 2,
+        dashArray: "4 4",
+      }).bindPopup(function () {
+        return linkPopup(props);
+      });
+    }
+    var marker = L.circleMarker(latLngOf(geometry.coordinates), markerStyle(props));
+    // Leaflet treats string content as HTML: hand it a text-only element instead.
+    marker.bindTooltip(element("span", null, props.name || props.id || ""));
+    marker.bindPopup(function () {
+      return props.layer === "atlas" ? atlasPopup(props, linkedOsmIds) : osmPopup(props);
+    });
+    return marker;
+  }
 
+  function featureKey(props) {
+    return props.layer === "link" ? "link:" + props.sloid + "|" + props.osm_id : props.layer + ":" + props.id;
+  }
+
+  function isDrawable(feature) {
+    var props = feature && feature.properties;
+    var geometry = feature && feature.geometry;
+    if (!props || !geometry || !Array.isArray(geometry.coordinates)) {
+      return false;
+    }
+    if (props.layer === "link") {
+      return geometry.type === "LineString";
+    }
+    return geometry.type === "Point" && (props.layer === "atlas" || props.layer === "osm");
+  }
+
+  // Drawn layers by feature key. Redraws keep unchanged layers so that an open popup survives
+  // the reload its own auto-pan triggers, and markers do not flicker while panning.
+  var drawnLayers = {};
+  var groups = { atlas: atlasLayer, osm: osmLayer, link: linkLayer };
+
+  function drawFeatures(features) {
+    var drawable = features.filter(isDrawable);
     var linkedBySloid = {};
-    features.forEach(function (feature) {
-      var props = feature.properties || {};
-      if (props.layer === "link" && props.sloid) {
+    drawable.forEach(function (feature) {
+      var props = feature.properties;
+      if (props.layer === "link") {
         (linkedBySloid[props.sloid] = linkedBySloid[props.sloid] || []).push(props.osm_id);
       }
     });
 
+    var next = {};
     var counts = { atlas: 0, osm: 0, link: 0 };
-    features.forEach(function (feature) {
-      var props = feature.properties || {};
-      var geometry = feature.geometry;
-      if (!geometry || !Array.isArray(geometry.coordinates)) {
+    drawable.forEach(function (feature) {
+      var props = feature.properties;
+      var key = featureKey(props);
+      if (next[key]) {
         return;
       }
-      if (props.layer === "link" && geometry.type === "LineString") {
-        L.polyline(geometry.coordinates.map(latLngOf), {
-          className: "stop-link",
-          pane: "links",
-          color: COLOURS.link,
-          weight: 2,
-          dashArray: "4 4",
-        })
-          .bindPopup(function () {
-            return linkPopup(props);
-          })
-          .addTo(linkLayer);
-        counts.link += 1;
-      } else if (geometry.type === "Point" && (props.layer === "atlas" || props.layer === "osm")) {
-        var marker = L.circleMarker(latLngOf(geometry.coordinates), markerStyle(props));
-        // Leaflet treats string content as HTML: hand it a text-only element instead.
-        marker.bindTooltip(element("span", null, props.name || props.id || ""));
-        if (props.layer === "atlas") {
-          marker.bindPopup(function () {
-            return atlasPopup(props, linkedBySloid[props.id] || []);
-          });
-          marker.addTo(atlasLayer);
-        } else {
-          marker.bindPopup(function () {
-            return osmPopup(props);
-          });
-          marker.addTo(osmLayer);
+      var linked = props.layer === "atlas" ? linkedBySloid[props.id] || [] : [];
+      var signature = JSON.stringify([feature.geometry, props, linked]);
+      var previous = drawnLayers[key];
+      if (previous && previous.signature === signature) {
+        next[key] = previous;
+      } else {
+        if (previous) {
+          groups[previous.group].removeLayer(previous.layer);
         }
-        counts[props.layer] += 1;
+        var layer = createLayer(feature, linked);
+        groups[props.layer].addLayer(layer);
+        next[key] = { layer: layer, signature: signature, group: props.layer };
+      }
+      counts[props.layer] += 1;
+    });
+    Object.keys(drawnLayers).forEach(function (key) {
+      if (!next[key]) {
+        groups[drawnLayers[key].group].removeLayer(drawnLayers[key].layer);
       }
     });
+    drawnLayers = next;
+
     if (countsBox) {
       countsBox.textContent =
         counts.atlas + " ATLAS · " + counts.osm + " OSM · " + counts.link + " links in view";
@@ -533,7 +582,7 @@
               color: "#6f9fd8",
               weight: 0.5,
               fillColor: "#a9c9f0",
-              fillOpacity: 0.6,
+              fillOpacity: 0.45,
             };
           },
           interactive: false,
