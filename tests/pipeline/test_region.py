@@ -17,7 +17,7 @@ BUESINGEN = (47.697, 8.690)  # German enclave: a hole in the Swiss polygon
 CAMPIONE = (45.9725, 8.9707)  # Italian enclave near Lugano
 LUGANO = (46.004, 8.951)
 SWISS_MAPS = (
-    Path(__file__).resolve().parents[2] / "node_modules" / "swiss-maps" / "2025" / "ch-combined.json"
+    Path(__file__).resolve().parents[2] / "stopsync" / "static" / "vendor" / "swiss-maps" / "2025" / "ch-combined.json"
 )
 
 
@@ -123,7 +123,7 @@ def test_topojson_without_transform_and_named_object(tmp_path: Path) -> None:
     assert load_region(path, topojson_object="a").contains(0.5, 0.5)
 
 
-@pytest.mark.skipif(not SWISS_MAPS.is_file(), reason="swiss-maps is not vendored in node_modules")
+@pytest.mark.skipif(not SWISS_MAPS.is_file(), reason="swiss-maps is not vendored (python scripts/sync_vendor.py)")
 def test_swiss_maps_topojson_matches_the_derived_geojson(swiss_border_with_li: Path) -> None:
     # objects.country of ch-combined.json holds Switzerland and Liechtenstein.
     topo = load_region(SWISS_MAPS)
