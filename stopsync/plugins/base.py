@@ -24,6 +24,8 @@ class SourceResult:
 
     records: Any
     stats: dict[str, Any] = field(default_factory=dict)
+    # Secondary record sets of the same input, by name (e.g. OSM "routes").
+    related: dict[str, Any] = field(default_factory=dict)
 
 
 class DataSource(abc.ABC):
