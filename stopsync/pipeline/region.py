@@ -188,6 +188,16 @@ def _topo_polygons(
     ]
 
 
+def topojson_polygons(path: Path, object_name: str) -> list[Polygon]:
+    """The separate polygons of one TopoJSON object (e.g. Switzerland and Liechtenstein in
+    swiss-maps' ``country``), before they are merged into one region."""
+    try:
+        topology = json.loads(Path(path).read_text(encoding="utf-8"))
+        return _topo_polygons(topology["objects"][object_name], _decode_arcs(topology))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read TopoJSON object {object_name!r}: {exc}", path=str(path)) from exc
+
+
 def _topojson_geometry(topology: dict[str, Any], object_name: str | None) -> BaseGeometry:
     objects: dict[str, Any] = topology["objects"]
     if object_name is None:
