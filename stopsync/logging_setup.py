@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
+from flask.logging import default_handler
 
 _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("stopsync_run_id", default=None)
 
@@ -67,7 +68,8 @@ def configure_logging(app: Flask) -> None:
     for name in sorted({"stopsync", app.logger.name}):
         logger = logging.getLogger(name)
         # Re-creating the app (tests, CLI) must not stack handlers.
-        for old in [h for h in logger.handlers if getattr(h, "_stopsync", False)]:
+        # Flask's own default handler would print every event a second time, unstructured.
+        for old in [h for h in logger.handlers if getattr(h, "_stopsync", False) or h is default_handler]:
             logger.removeHandler(old)
         handler._stopsync = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

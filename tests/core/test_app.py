@@ -132,3 +132,11 @@ def test_json_log_lines_carry_the_run_id() -> None:
 def test_healthz(tmp_path: Path) -> None:
     response = create_app(base_config(tmp_path)).test_client().get("/healthz")
     assert response.status_code == 200 and response.json["status"] == "ok"
+
+
+def test_each_event_is_logged_once_as_json(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    app = create_app(base_config(tmp_path, LOG_FORMAT="json"))
+    app.logger.info("hello", extra={"answer": 42})
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert json.loads(lines[0])["answer"] == 42
