@@ -188,8 +188,8 @@ def test_thresholds_from_profile() -> None:
 
 def test_real_sample(real_data: Path) -> None:
     from stopsync.pipeline.atlas import read_atlas
-    from stopsync.pipeline.osm import read_osm
     from stopsync.pipeline.engine import MatchEngine
+    from stopsync.pipeline.osm import read_osm
     from stopsync.plugins.builtin.exact_reference import ExactReferenceStrategy
 
     platforms = read_atlas(real_data / "atlas_traffic_points_sample.csv").records
