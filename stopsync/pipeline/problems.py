@@ -300,7 +300,7 @@ def _unmatched_problems(data: DetectionInput, t: ProblemThresholds) -> list[Prob
             priority, side, reason = 2, "unknown", "no ATLAS platform nearby or platform counts differ"
         else:
             priority, side, reason = 3, "unknown", "ATLAS platforms exist nearby but none was linked"
-        evidence: dict[str, Any] = {"nearest_atlas_m": None if np.isinf(nearest) else round(float(nearest), 1),
+        evidence = {"nearest_atlas_m": None if np.isinf(nearest) else round(float(nearest), 1),
                     "uic_ref": e.uic_ref, "kind": e.kind}
         problems.append(_problem("unmatched_osm", priority, (e.osm_id,), sloid=None, osm_id=e.osm_id,
                                  side=side, side_reason=reason, evidence=evidence, material=priority))
