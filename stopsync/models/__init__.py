@@ -3,7 +3,7 @@
 Publication replaces every snapshot table at once; it never touches the ``review_*`` tables.
 """
 
-from .review import AuditLogEntry, Decision, Note, User
+from .review import AuditLogEntry, Decision, Note, ProblemState, User
 from .snapshot import (
     SNAPSHOT_TABLES,
     AtlasPlatformRow,
@@ -25,6 +25,7 @@ __all__ = [
     "OsmElementRow",
     "OsmStopUnitRow",
     "PipelineRun",
+    "ProblemState",
     "ProblemRow",
     "SnapshotMeta",
     "User",

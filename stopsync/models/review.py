@@ -35,6 +35,7 @@ class Decision(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_key: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    problem_type: Mapped[str | None] = mapped_column(sa.String(32))
     sloid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     osm_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     kind: Mapped[str] = mapped_column(sa.String(32))
@@ -43,6 +44,8 @@ class Decision(db.Model):  # type: ignore[name-defined,misc]
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("review_users.id"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_now)
     superseded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Set while an entity the decision names is absent from the published data; never deleted.
+    orphaned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class Note(db.Model):  # type: ignore[name-defined,misc]
@@ -65,3 +68,21 @@ class AuditLogEntry(db.Model):  # type: ignore[name-defined,misc]
     action: Mapped[str] = mapped_column(sa.String(32))
     target: Mapped[str] = mapped_column(sa.String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class ProblemState(db.Model):  # type: ignore[name-defined,misc]
+    """The lifecycle of one problem key across runs (durable: publication never truncates it)."""
+
+    __tablename__ = "review_problem_states"
+
+    problem_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(32))
+    sloid: Mapped[str | None] = mapped_column(sa.String(64))
+    osm_id: Mapped[str | None] = mapped_column(sa.String(32))
+    priority: Mapped[int] = mapped_column(sa.SmallInteger)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(32))
+    first_seen_run: Mapped[str] = mapped_column(sa.String(64))
+    last_seen_run: Mapped[str] = mapped_column(sa.String(64))
+    resolved_run: Mapped[str | None] = mapped_column(sa.String(64))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_now)

@@ -90,7 +90,11 @@ class ProblemRow(db.Model):  # type: ignore[name-defined,misc]
     sloid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     osm_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     side: Mapped[str] = mapped_column(sa.String(16), default="unknown")
+    side_reason: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
     evidence: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    fingerprint: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
+    # Lifecycle status at publication: new, persisting, reopened or decided.
+    status: Mapped[str] = mapped_column(sa.String(16), default="new", server_default="new", index=True)
 
 
 class SnapshotMeta(db.Model):  # type: ignore[name-defined,misc]
@@ -120,6 +124,8 @@ class PipelineRun(db.Model):  # type: ignore[name-defined,misc]
     phases: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     summary: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     error: Mapped[str | None] = mapped_column(sa.Text)
+    # What changed since the previous run: new/resolved/reopened per type and priority.
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
 
 # Children first: the order in which publication empties the snapshot.

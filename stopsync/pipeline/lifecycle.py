@@ -1,0 +1,151 @@
+"""Decision lifecycle after every publication.
+
+For each open problem: ``new``, ``persisting``, ``reopened`` (a decision exists but the
+evidence it was made on changed materially) or ``decided`` (a still-valid decision covers it).
+Problems that disappeared become ``resolved`` with the run that resolved them. Decisions whose
+entities vanished are marked orphaned, never deleted (and un-marked when the entities return).
+Everything here lives in the durable ``review_*`` tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..models import Decision, ProblemState
+from .problems import Problem
+
+OPEN_STATUSES = ("new", "persisting", "reopened", "decided")
+MANUAL_LINK = "manual_link"
+
+
+@dataclass
+class LifecycleResult:
+    status_of: dict[str, str] = field(default_factory=dict)  # problem key -> status
+    changes: dict[str, Any] = field(default_factory=dict)
+    orphaned: int = 0
+    restored: int = 0
+
+
+def active_decisions(session: Session) -> list[Decision]:
+    """Decisions not superseded by a newer one (orphaned ones included)."""
+    return list(session.scalars(sa.select(Decision).where(Decision.superseded_at.is_(None))))
+
+
+def _change_table(events: Iterable[tuple[str, str, int]]) -> dict[str, Any]:
+    """{event: {type: {"P1": n, ...}}} plus totals per event."""
+    table: dict[str, Any] = {}
+    totals: Counter[str] = Counter()
+    for event, problem_type, priority in events:
+        per_type = table.setdefault(event, {}).setdefault(problem_type, {})
+        per_type[f"P{priority}"] = per_type.get(f"P{priority}", 0) + 1
+        totals[event] += 1
+    return {"totals": {e: totals.get(e, 0) for e in ("new", "resolved", "reopened")}, **table}
+
+
+def apply_lifecycle(
+    session: Session,
+    problems: Sequence[Problem],
+    run_id: str,
+    *,
+    atlas_sloids: set[str],
+    osm_ids: set[str],
+    now: datetime | None = None,
+) -> LifecycleResult:
+    """Update problem states and decision orphaning for a newly published snapshot.
+    The caller commits (in the same transaction as the snapshot where possible)."""
+    now = now or datetime.now(UTC)
+    states = {s.problem_key: s for s in session.scalars(sa.select(ProblemState))}
+    decisions = active_decisions(session)
+    decision_for = {d.problem_key: d for d in sorted(decisions, key=lambda d: d.created_at) if d.problem_key}
+    result = LifecycleResult()
+    events: list[tuple[str, str, int]] = []
+    seen: set[str] = set()
+    for problem in problems:
+        seen.add(problem.key)
+        state = states.get(problem.key)
+        decision = decision_for.get(problem.key)
+        if decision is not None:
+            valid = decision.evidence_fingerprint in (None, problem.fingerprint)
+            status = "decided" if valid else "reopened"
+        elif state is None or state.status == "resolved":
+            status = "new"
+        else:
+            status = "persisting"
+        was_reopened = state is not None and state.status == "reopened"
+        if status == "new" or (status == "reopened" and not was_reopened):
+            events.append((status, problem.type, problem.priority))
+        if state is None:
+            state = ProblemState(problem_key=problem.key, first_seen_run=run_id)
+            session.add(state)
+        state.type, state.sloid, state.osm_id = problem.type, problem.sloid, problem.osm_id
+        state.priority, state.fingerprint, state.status = problem.priority, problem.fingerprint, status
+        state.last_seen_run, state.resolved_run, state.updated_at = run_id, None, now
+        result.status_of[problem.key] = status
+    for key, state in states.items():
+        if key not in seen and state.status in OPEN_STATUSES:
+            state.status, state.resolved_run, state.updated_at = "resolved", run_id, now
+            events.append(("resolved", state.type, state.priority))
+    for decision in decisions:
+        present = (decision.sloid is None or decision.sloid in atlas_sloids) and (
+            decision.osm_id is None or decision.osm_id in osm_ids)
+        if not present and decision.orphaned_at is None:
+            decision.orphaned_at = now
+            result.orphaned += 1
+        elif present and decision.orphaned_at is not None:
+            decision.orphaned_at = None
+            result.restored += 1
+    result.changes = _change_table(events)
+    result.changes["orphaned_decisions"] = result.orphaned
+    result.changes["restored_decisions"] = result.restored
+    return result
+
+
+def manual_links(session: Session) -> list[dict[str, str]]:
+    """Reviewers' manual links for the matching engine's first stage (orphaned ones skipped)."""
+    rows = session.scalars(
+        sa.select(Decision).where(
+            Decision.kind == MANUAL_LINK, Decision.superseded_at.is_(None), Decision.orphaned_at.is_(None),
+            Decision.sloid.is_not(None), Decision.osm_id.is_not(None),
+        ).order_by(Decision.created_at)
+    )
+    return [{"sloid": str(d.sloid), "osm_id": str(d.osm_id)} for d in rows]
+
+
+def record_decision(
+    session: Session,
+    *,
+    kind: str,
+    problem: Problem | None = None,
+    sloid: str | None = None,
+    osm_id: str | None = None,
+    value: dict[str, Any] | None = None,
+    author_id: int | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Add a decision; an earlier active decision on the same problem (or the same manual link
+    target) is superseded, never overwritten, so the history stays complete."""
+    now = now or datetime.now(UTC)
+    query = sa.select(Decision).where(Decision.superseded_at.is_(None))
+    if problem is not None:
+        query = query.where(Decision.problem_key == problem.key)
+    else:
+        query = query.where(Decision.problem_key.is_(None), Decision.kind == kind, Decision.sloid == sloid)
+    for older in session.scalars(query):
+        older.superseded_at = now
+    decision = Decision(
+        problem_key=problem.key if problem else None,
+        problem_type=problem.type if problem else None,
+        sloid=sloid if sloid is not None else (problem.sloid if problem else None),
+        osm_id=osm_id if osm_id is not None else (problem.osm_id if problem else None),
+        kind=kind, value=value or {}, author_id=author_id, created_at=now,
+        evidence_fingerprint=problem.fingerprint if problem else None,
+    )
+    session.add(decision)
+    return decision
