@@ -25,8 +25,8 @@ __all__ = [
     "OsmElementRow",
     "OsmStopUnitRow",
     "PipelineRun",
-    "ProblemState",
     "ProblemRow",
+    "ProblemState",
     "SnapshotMeta",
     "User",
 ]
