@@ -61,9 +61,10 @@ def migrations_directory() -> Path:
 def _register_blueprints(app: Flask) -> None:
     from .blueprints.api import bp as api_bp
     from .blueprints.health import bp as health_bp
+    from .blueprints.help import bp as help_bp
     from .blueprints.map import bp as map_bp
 
-    for blueprint in (health_bp, api_bp, map_bp):
+    for blueprint in (health_bp, api_bp, map_bp, help_bp):
         app.register_blueprint(blueprint)
     for blueprints in app.extensions[EXTENSION_KEY].hook.stopsync_register_blueprints():
         for blueprint in blueprints or []:
