@@ -88,19 +88,73 @@ def match_command(atlas_path: Path, osm_path: Path, border_path: Path | None, ou
         click.echo(f"wrote {path}")
 
 
+def _print_decisions(summary: dict[str, Any]) -> None:
+    for kind, item in (summary.get("sources") or {}).items():
+        click.echo(f"source {kind}: {item['decision']} ({item['reason']}) {item['path']}")
+    for name, record in (summary.get("artifacts") or {}).items():
+        click.echo(f"artifact {name}: {record['decision']} ({record['reason']})")
+
+
 @pipeline_cli.command("run")
+@click.option("--force", is_flag=True, help="Download every source again and rebuild every artifact.")
+@click.option("--offline", is_flag=True, help="Use only cached copies and local files; never download.")
 @with_appcontext
-def run_command() -> None:
+def run_command(force: bool, offline: bool) -> None:
     """Run the pipeline from the configured sources and publish into the database."""
     from .pipeline.runner import run_pipeline
 
     try:
-        summary = run_pipeline(current_app._get_current_object(), trigger="manual")  # type: ignore[attr-defined]
+        summary = run_pipeline(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            trigger="manual", force=force, offline=offline,
+        )
     except StopsyncError as error:
         _fail(error)
         return
+    _print_decisions(summary)
     _print_summary(summary)
     click.echo("published: " + json.dumps(summary.get("published", {}), sort_keys=True))
+
+
+def _describe_validators(validators: dict[str, Any] | None) -> str:
+    if not validators or not any(value is not None for value in validators.values()):
+        return "none"
+    return ", ".join(f"{name}={value}" for name, value in validators.items() if value is not None)
+
+
+@pipeline_cli.command("sources")
+@click.option("--probe/--no-probe", "probe_server", default=True,
+              help="Ask the servers (a one-byte ranged GET) whether their files changed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_appcontext
+def sources_command(probe_server: bool, as_json: bool) -> None:
+    """Each configured source, its cached copy and what a run would decide now."""
+    from .pipeline.runner import describe_sources
+
+    try:
+        reports = describe_sources(current_app.config, _plugins(), probe_server=probe_server)
+    except StopsyncError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(reports, indent=2, sort_keys=True))
+        return
+    for report in reports:
+        registered = "" if report["plugin_registered"] else " (plugin not installed)"
+        click.echo(f"{report['kind']}: {report['location']} [{report['location_type']}, "
+                   f"plugin {report['plugin']}{registered}]")
+        cache = report["cache"]
+        if cache is None:
+            click.echo("  cache: none")
+        else:
+            gone = "" if cache["present"] else " (missing on disk)"
+            sha = (cache["sha256"] or "")[:12]
+            click.echo(f"  cache: {cache['path']}{gone}, {cache['size']} bytes, sha256 {sha}, "
+                       f"fetched {cache['fetched_at']}")
+        click.echo(f"  validators: {_describe_validators(report['validators'])}")
+        if report["remote_validators"] is not None:
+            click.echo(f"  server now: {_describe_validators(report['remote_validators'])}")
+        click.echo(f"  a run now: {report['decision']} ({report['reason']})")
 
 
 @click.group("plugins")

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     ),
     "OSM_SOURCE": "overpass",
     "BORDER_SOURCE": None,
+    "GTFS_SOURCE": None,  # URL or path of a GTFS feed (ZIP); None: no timetable input
     "OVERPASS_URL": "https://overpass-api.de/api/interpreter",
     "OVERPASS_AREA": "ISO3166-1=CH",
     "HTTP_USER_AGENT": "stopsync/0.1 (public-transport stop sync; https://github.com/stopsync)",
@@ -41,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ATLAS_SOURCE_PLUGIN": "atlas-csv",
     "OSM_SOURCE_PLUGIN": None,  # None: "overpass" for OSM_SOURCE=overpass, else "osm-file"
     "BORDER_SOURCE_PLUGIN": "border-file",
+    "GTFS_SOURCE_PLUGIN": "gtfs-zip",
     # None: every registered strategy, ordered by its ``order`` then name.
     "MATCHING_STRATEGIES": None,
     "MATCHING_PROFILE": {},
