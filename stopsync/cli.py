@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from flask import current_app
@@ -43,17 +44,30 @@ def pipeline_cli() -> None:
     """Acquire, match and publish stop data."""
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def region_options(command: F) -> F:
+    """--region, --bbox and --border: a border file beats a bbox, which beats the region name."""
+    command = click.option("--border", "border_path", type=click.Path(path_type=Path), default=None,
+                           help="Region polygon (GeoJSON or TopoJSON); ATLAS platforms outside are dropped.")(command)
+    command = click.option("--bbox", default=None, metavar="MINLON,MINLAT,MAXLON,MAXLAT",
+                           help="Only this box (e.g. one city), instead of the region.")(command)
+    return click.option("--region", "region_name", default=None, metavar="NAME",
+                        help="switzerland (default), switzerland-liechtenstein or none.")(command)
+
+
 @pipeline_cli.command("match")
 @click.option("--atlas", "atlas_path", type=click.Path(path_type=Path), required=True,
               help="ATLAS traffic-point export (CSV or ZIP).")
 @click.option("--osm", "osm_path", type=click.Path(path_type=Path), required=True,
-              help="OSM XML file (.osm, .xml, .osm.bz2).")
-@click.option("--border", "border_path", type=click.Path(path_type=Path), default=None,
-              help="Region polygon (GeoJSON or TopoJSON); ATLAS platforms outside are dropped.")
+              help="OSM XML file (.osm, .xml, .osm.bz2, .osm.pbf).")
+@region_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Directory for matches.csv, unmatched_*.csv and summary.json.")
 @with_appcontext
-def match_command(atlas_path: Path, osm_path: Path, border_path: Path | None, out_dir: Path) -> None:
+def match_command(atlas_path: Path, osm_path: Path, region_name: str | None, bbox: str | None,
+                  border_path: Path | None, out_dir: Path) -> None:
     """Match an ATLAS file with an OSM file and write the results; needs no database."""
     from .pipeline.match import run_match
     from .pipeline.output import write_outputs
@@ -65,9 +79,10 @@ def match_command(atlas_path: Path, osm_path: Path, border_path: Path | None, ou
         for label, path in (("--atlas", atlas_path), ("--osm", osm_path), ("--border", border_path)):
             if path is not None and not path.is_file():
                 raise StopsyncError(f"{label}: no such file: {path}")
-        region = None
-        if border_path is not None:
-            region = plugins.source("border-file", config, "border").read(border_path).records
+        from .pipeline.regions import choose_region
+
+        region = choose_region(region_name or config.get("REGION_NAME"), bbox=bbox or config.get("BBOX"),
+                               border=border_path).region
         source_config = {**config, "REGION": region}
         atlas_source = plugins.source("atlas-csv", source_config, "atlas")
         osm_source = plugins.source("osm-file", source_config, "osm")
@@ -98,11 +113,16 @@ def _print_decisions(summary: dict[str, Any]) -> None:
 @pipeline_cli.command("run")
 @click.option("--force", is_flag=True, help="Download every source again and rebuild every artifact.")
 @click.option("--offline", is_flag=True, help="Use only cached copies and local files; never download.")
+@region_options
 @with_appcontext
-def run_command(force: bool, offline: bool) -> None:
+def run_command(force: bool, offline: bool, region_name: str | None, bbox: str | None,
+                border_path: Path | None) -> None:
     """Run the pipeline from the configured sources and publish into the database."""
     from .pipeline.runner import run_pipeline
 
+    overrides = {"REGION_NAME": region_name, "BBOX": bbox,
+                 "BORDER_SOURCE": str(border_path) if border_path else None}
+    current_app.config.update({key: value for key, value in overrides.items() if value})
     try:
         summary = run_pipeline(
             current_app._get_current_object(),  # type: ignore[attr-defined]

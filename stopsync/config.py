@@ -32,7 +32,13 @@ DEFAULTS: dict[str, Any] = {
         "https://data.opentransportdata.swiss/en/dataset/traffic-points-actual-date/permalink"
     ),
     "OSM_SOURCE": "overpass",
-    "BORDER_SOURCE": None,
+    "BORDER_SOURCE": None,  # a GeoJSON/TopoJSON file; beats BBOX and REGION_NAME
+    # The region of a run (--region): "switzerland", "switzerland-liechtenstein" or "none";
+    # BBOX (minLon,minLat,maxLon,maxLat) beats it. Filters ATLAS and shapes the Overpass query.
+    "REGION_NAME": "switzerland",
+    "BBOX": None,
+    # Problem thresholds overriding stopsync.pipeline.problems.ProblemThresholds.
+    "PROBLEM_THRESHOLDS": {},
     "GTFS_SOURCE": None,  # URL or path of a GTFS feed (ZIP); None: no timetable input
     "OVERPASS_URL": "https://overpass-api.de/api/interpreter",
     "OVERPASS_AREA": "ISO3166-1=CH",

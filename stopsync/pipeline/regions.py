@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError
 from .region import Region, load_region, region_from_bbox, topojson_polygons
@@ -91,3 +92,13 @@ def choose_region(
         raise ConfigurationError(f"unknown region {name!r}; known regions: {known}")
     area, build = NAMED_REGIONS[key]
     return RegionChoice(name=key, region=build(), overpass_area=area)
+
+
+def overpass_region_settings(choice: RegionChoice) -> dict[str, Any]:
+    """How the Overpass source should select the region: an area, else a bbox, else the
+    polygon itself (passed as ``REGION``)."""
+    if choice.overpass_area:
+        return {"OVERPASS_AREA": choice.overpass_area, "OVERPASS_BBOX": None}
+    if choice.bbox:
+        return {"OVERPASS_AREA": None, "OVERPASS_BBOX": ",".join(str(v) for v in choice.bbox)}
+    return {"OVERPASS_AREA": None, "OVERPASS_BBOX": None}

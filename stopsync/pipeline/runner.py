@@ -33,6 +33,7 @@ from .acquire import Acquired, HttpSettings, acquire_location, inspect_location,
 from .artifacts import ArtifactCache, ArtifactRecord, dump_pickle, load_pickle
 from .progress import ProgressCallback
 from .region import Region
+from .regions import choose_region, overpass_region_settings
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ PARSER_MODULES: dict[str, tuple[str, ...]] = {
 
 # Settings that change the parsed records of each kind.
 RECORD_CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "atlas": ("TODAY", "ATLAS_MAX_BAD_SHARE", "BORDER_TOPOJSON_OBJECT"),
+    "atlas": ("TODAY", "ATLAS_MAX_BAD_SHARE", "BORDER_TOPOJSON_OBJECT", "REGION_NAME", "BBOX"),
     "osm": (),
 }
 
@@ -267,6 +268,7 @@ def run_pipeline(
             region = None
             sources_meta: dict[str, Any] = {}
             t0 = time.perf_counter()
+            region_settings: dict[str, Any] = {}
             if config.get("BORDER_SOURCE"):
                 border_source = plugins.source(source_plugin_name(config, "border"), config, "border")
                 region_result = border_source.read(get(border_source, "border").path)
@@ -274,7 +276,12 @@ def run_pipeline(
                 if not isinstance(region, Region):
                     raise PluginError(f"border source {border_source.name!r} returned no Region")
                 sources_meta["border"] = str(config["BORDER_SOURCE"])
-            source_config = {**config, "REGION": region}
+            else:
+                choice = choose_region(config.get("REGION_NAME"), bbox=config.get("BBOX"))
+                region = choice.region
+                region_settings = overpass_region_settings(choice)
+                sources_meta["region"] = choice.name
+            source_config = {**config, **region_settings, "REGION": region}
             atlas_source = plugins.source(source_plugin_name(config, "atlas"), source_config, "atlas")
             atlas = get(atlas_source, "atlas")
             osm_source = plugins.source(source_plugin_name(config, "osm"), source_config, "osm")

@@ -42,7 +42,7 @@ def test_match_writes_the_four_files_without_a_database(tmp_path: Path, real_dat
     assert ("ch:1:sloid:80266:0:16213", "node/34674546") in pairs
     assert ("ch:1:sloid:80266:0:16213", "node/1788539962") in pairs
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["matching"]["per_method"]["exact_reference"] == len(rows)
+    assert sum(summary["matching"]["per_method"].values()) == len(rows)
     assert [s["step"] for s in summary["funnel"]][:2] == ["rows", "country_code_85"]
     assert summary["peak_rss_mb"] > 0 and "parse_atlas" in summary["stages"]
     assert "links:" in result.output
@@ -137,4 +137,37 @@ def test_bad_osm_input_fails_the_run_cleanly(tmp_path: Path, real_data: Path, ba
     result = app.test_cli_runner().invoke(args=["pipeline", "run"])
     assert result.exit_code == 1
     assert "bad.osm" in result.output or "Overpass" in result.output
+    dispose(app)
+
+
+def test_match_with_a_bbox_keeps_only_that_box(tmp_path: Path, real_data: Path) -> None:
+    result, out = _match(tmp_path, real_data, "--bbox", "5.9,45.8,7.0,47.9")
+    assert result.exit_code == 0, result.output
+    funnel = {s["step"]: s for s in json.loads((out / "summary.json").read_text())["funnel"]}
+    assert funnel["inside_region"]["count"] == 9  # the nine sample stops west of 7.0 E
+
+
+def test_match_region_none_skips_the_region_step(tmp_path: Path, real_data: Path) -> None:
+    result, out = _match(tmp_path, real_data, "--region", "none")
+    assert result.exit_code == 0, result.output
+    funnel = {s["step"]: s for s in json.loads((out / "summary.json").read_text())["funnel"]}
+    assert funnel["inside_region"]["skipped"] is True
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--region", "atlantis"), "unknown region 'atlantis'"),
+    (("--bbox", "7,47,6,46"), "is not a valid minLon,minLat,maxLon,maxLat box"),
+])
+def test_match_rejects_a_bad_region(tmp_path: Path, real_data: Path, args: tuple[str, ...], message: str) -> None:
+    result, out = _match(tmp_path, real_data, *args)
+    assert result.exit_code == 1 and message in result.output
+    assert not out.exists()
+
+
+def test_run_defaults_to_the_vendored_swiss_border(tmp_path: Path, real_data: Path) -> None:
+    sources = {k: v for k, v in sample_sources(real_data).items() if k != "BORDER_SOURCE"}
+    app = make_app("sqlite", tmp_path, **sources)
+    summary = run_pipeline(app)
+    funnel = {s["step"]: s for s in summary["funnel"]}
+    assert funnel["inside_region"]["skipped"] is False and funnel["inside_region"]["count"] == 40
     dispose(app)
