@@ -41,7 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "PROBLEM_THRESHOLDS": {},
     "GTFS_SOURCE": None,  # URL or path of a GTFS feed (ZIP); None: no timetable input
     "OVERPASS_URL": "https://overpass-api.de/api/interpreter",
-    "OVERPASS_AREA": "ISO3166-1=CH",
+    "OVERPASS_AREA": "ISO3166-1=CH",  # the runner sets it from the region
+    "OVERPASS_BBOX": None,
+    "OVERPASS_MAX_RETRIES": 4,
+    "OVERPASS_BACKOFF_S": 5,
+    "OVERPASS_TIMEOUT_S": 900,
     "HTTP_USER_AGENT": "stopsync/0.1 (public-transport stop sync; https://github.com/stopsync)",
     "HTTP_TIMEOUT_S": 300,
     # Which source plugin reads each kind of input.

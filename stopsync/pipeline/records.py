@@ -76,3 +76,52 @@ class Link:
     distance_m: float
     score: float = 1.0
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OsmMember:
+    """One member of an OSM relation, as written in the relation (order matters for routes)."""
+
+    type: str  # "node", "way" or "relation"
+    ref: int
+    role: str = ""
+
+    @property
+    def osm_id(self) -> str:
+        return f"{self.type}/{self.ref}"
+
+
+# The kinds of OSM route relation stopsync reads.
+OSM_ROUTE_KINDS = ("route", "route_master")
+
+
+@dataclass(slots=True)
+class OsmRoute:
+    """One public-transport route relation (``type=route``) or its ``type=route_master``."""
+
+    osm_numeric_id: int
+    tags: dict[str, str] = field(default_factory=dict)
+    members: list[OsmMember] = field(default_factory=list)  # in the relation's own order
+    kind: str = "route"
+
+    @property
+    def osm_id(self) -> str:
+        return f"relation/{self.osm_numeric_id}"
+
+    @property
+    def ref(self) -> str:
+        return self.tags.get("ref", "").strip()
+
+    @property
+    def name(self) -> str:
+        return self.tags.get("name", "").strip()
+
+    @property
+    def route(self) -> str:
+        """The mode (``bus``, ``train``, ...): ``route`` on a route, ``route_master`` on a master."""
+        key = "route_master" if self.kind == "route_master" else "route"
+        return self.tags.get(key, "").strip()
+
+    @property
+    def gtfs_route_id(self) -> str:
+        return self.tags.get("gtfs:route_id", "").strip()

@@ -268,7 +268,8 @@ def run_pipeline(
             region = None
             sources_meta: dict[str, Any] = {}
             t0 = time.perf_counter()
-            region_settings: dict[str, Any] = {}
+            # A border file is queried by its polygon, not by the default Overpass area.
+            region_settings: dict[str, Any] = {"OVERPASS_AREA": None, "OVERPASS_BBOX": None}
             if config.get("BORDER_SOURCE"):
                 border_source = plugins.source(source_plugin_name(config, "border"), config, "border")
                 region_result = border_source.read(get(border_source, "border").path)

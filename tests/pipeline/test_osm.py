@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stopsync.errors import InputError
+from stopsync.pipeline import osm as osm_module
 from stopsync.pipeline.osm import osm_kind, read_osm
 
 
@@ -26,7 +27,10 @@ def test_sample_counts_and_kinds(osm_sample: Path) -> None:
         "per_kind": {"platform": 54, "station": 5, "stop_position": 66},
         "nodes_read": 125,
         "ways_read": 0,
+        "relations_read": 0,
         "ways_without_coordinates": 0,
+        "routes": 0,
+        "route_masters": 0,
     }
 
 
@@ -216,3 +220,194 @@ def test_way_centre_and_unsorted_nodes(tmp_path: Path) -> None:
     assert way.osm_id == "way/7"
     assert way.lat == pytest.approx(47.1)
     assert way.lon == pytest.approx(8.1)
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+ROUTES_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="{generator}">
+  <node id="1" lat="47.0" lon="8.0"><tag k="public_transport" v="platform"/></node>
+  <node id="2" lat="47.1" lon="8.1"><tag k="public_transport" v="stop_position"/></node>
+  <node id="3" lat="47.2" lon="8.2"><tag k="highway" v="bus_stop"/></node>
+  <way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>
+  <relation id="100">
+    <member type="node" ref="3" role="platform_entry_only"/>
+    <member type="node" ref="1" role="platform"/>
+    <member type="way" ref="10" role=""/>
+    <member type="node" ref="2" role="stop"/>
+    <tag k="type" v="route"/><tag k="route" v="bus"/><tag k="ref" v=" 12 "/>
+    <tag k="name" v="Bus 12: Vaduz =&gt; Schaan"/><tag k="gtfs:route_id" v="92-12-j24-1"/>
+  </relation>
+  <relation id="101">
+    <member type="node" ref="2" role="stop"/>
+    <tag k="type" v="route"/><tag k="route" v="hiking"/>
+  </relation>
+  <relation id="102">
+    <member type="node" ref="1" role=""/>
+    <tag k="type" v="route"/><tag k="route" v="foot;bicycle"/>
+  </relation>
+  <relation id="103">
+    <member type="node" ref="1" role="stop"/>
+    <tag k="type" v="multipolygon"/>
+  </relation>
+  <relation id="200">
+    <member type="relation" ref="100" role=""/>
+    <member type="relation" ref="104" role=""/>
+    <tag k="type" v="route_master"/><tag k="route_master" v="bus"/><tag k="ref" v="12"/>
+  </relation>
+  <relation id="201">
+    <member type="relation" ref="101" role=""/>
+    <tag k="type" v="route_master"/><tag k="route_master" v="hiking"/>
+  </relation>
+</osm>
+"""
+
+
+def _must_not_run(*args: object) -> None:
+    raise AssertionError("the other reader should have read this file")
+
+
+# An Overpass generator sends the file to the lxml reader, any other to libosmium.
+@pytest.mark.parametrize(("generator", "unused_reader"),
+                         [("Overpass API 0.7.62", "_read_osmium"), ("JOSM", "_read_lxml")])
+def test_routes_keep_member_order_and_skip_non_transit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generator: str, unused_reader: str
+) -> None:
+    monkeypatch.setattr(osm_module, unused_reader, _must_not_run)
+    path = tmp_path / "routes.osm"
+    path.write_text(ROUTES_XML.format(generator=generator), encoding="utf-8")
+    result = read_osm(path)
+    routes = {route.osm_id: route for route in result.related["routes"]}
+    assert list(routes) == ["relation/100", "relation/200"]
+    bus = routes["relation/100"]
+    assert bus.kind == "route" and bus.route == "bus" and bus.ref == "12"
+    assert bus.name == "Bus 12: Vaduz => Schaan" and bus.gtfs_route_id == "92-12-j24-1"
+    assert [(m.osm_id, m.role) for m in bus.members] == [
+        ("node/3", "platform_entry_only"), ("node/1", "platform"), ("way/10", ""), ("node/2", "stop")]
+    master = routes["relation/200"]
+    assert master.kind == "route_master" and master.route == "bus"
+    assert [m.osm_id for m in master.members] == ["relation/100", "relation/104"]
+    assert result.stats["routes"] == 1 and result.stats["route_masters"] == 1
+    assert result.stats["relations_read"] == 6
+    # Element selection is unchanged by routes: the three stop nodes, no way, no relation.
+    assert sorted(e.osm_id for e in result.records) == ["node/1", "node/2", "node/3"]
+
+
+def test_overpass_way_centre_is_used(tmp_path: Path) -> None:
+    # "out tags center" gives ways without node refs but with their centre point.
+    path = tmp_path / "overpass.osm"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="Overpass API 0.7.62">\n'
+        '<note>The data included in this document is from www.openstreetmap.org.</note>\n'
+        '<way id="5"><center lat="47.1234567" lon="8.7654321"/>'
+        '<tag k="railway" v="platform"/><tag k="ref" v="3"/></way>\n'
+        '<way id="6"><center lat="46.5" lon="7.5"/><nd ref="1"/><nd ref="2"/>'
+        '<tag k="public_transport" v="platform"/></way>\n'
+        "</osm>\n",
+        encoding="utf-8",
+    )
+    result = read_osm(path)
+    ways = {e.osm_id: e for e in result.records}
+    assert (ways["way/5"].lat, ways["way/5"].lon, ways["way/5"].kind) == (47.1234567, 8.7654321, "platform")
+    # The centre wins even though the way's nodes are not in the answer.
+    assert (ways["way/6"].lat, ways["way/6"].lon) == (46.5, 7.5)
+    assert result.stats["ways_without_coordinates"] == 0
+
+
+def test_liechtenstein_bus_routes(liechtenstein_osm: Path) -> None:
+    result = read_osm(liechtenstein_osm)
+    routes = result.related["routes"]
+    # 38 type=route relations: 17 bus (per the data README), the rest cycling, road, skating,
+    # hiking and one foot;bicycle route.
+    assert [r.route for r in routes] == ["bus"] * 17
+    assert result.stats["routes"] == 17 and result.stats["route_masters"] == 0
+    assert result.stats["relations_read"] == 113
+    bus_12 = next(r for r in routes if r.name == "Bus 12")
+    assert bus_12.ref == "12" and len(bus_12.members) == 201
+    assert bus_12.members[0].osm_id == "way/7935"
+
+
+# --- the two parsers and PBF agree --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def liechtenstein_pbf(liechtenstein_osm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import osmium
+
+    folder = tmp_path_factory.mktemp("pbf")
+    written = folder / "liechtenstein.osm.pbf"
+    with osmium.SimpleWriter(str(written)) as writer:
+        for obj in osmium.FileProcessor(str(liechtenstein_osm)):
+            writer.add(obj)
+    # No suffix: the format must be recognised by content.
+    return written.rename(folder / "liechtenstein.data")
+
+
+def _same_results(left: object, right: object) -> None:
+    assert left.records == right.records  # type: ignore[attr-defined]
+    assert left.related == right.related  # type: ignore[attr-defined]
+    assert left.stats == right.stats  # type: ignore[attr-defined]
+
+
+def test_pbf_gives_the_same_result_as_xml(liechtenstein_osm: Path, liechtenstein_pbf: Path) -> None:
+    assert liechtenstein_pbf.read_bytes()[4:15] == b"\n\tOSMHeader"
+    from_xml = read_osm(liechtenstein_osm)
+    from_pbf = read_osm(liechtenstein_pbf)
+    assert len(from_pbf.records) == 328 and len(from_pbf.related["routes"]) == 17
+    _same_results(from_xml, from_pbf)
+    platform = next(e for e in from_pbf.records if e.osm_id == "way/2186")
+    assert platform.lat == pytest.approx(47.2005678, abs=1e-7)
+
+
+def test_lxml_and_libosmium_agree_on_real_data(
+    liechtenstein_osm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claiming to be an Overpass answer sends the same content through the lxml reader.
+    text = bz2.decompress(liechtenstein_osm.read_bytes()).decode("utf-8")
+    as_overpass = tmp_path / "overpass.osm"
+    as_overpass.write_text(text.replace('generator="osmium/1.10.0"', 'generator="Overpass API 0.7.62"', 1),
+                           encoding="utf-8")
+    from_libosmium = read_osm(liechtenstein_osm)
+    monkeypatch.setattr(osm_module, "_read_osmium", _must_not_run)
+    _same_results(from_libosmium, read_osm(as_overpass))
+
+
+def test_truncated_pbf_fails(liechtenstein_pbf: Path, tmp_path: Path) -> None:
+    path = tmp_path / "cut.osm.pbf"
+    data = liechtenstein_pbf.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="malformed or truncated PBF") as info:
+        read_osm(path)
+    assert str(path) in info.value.message
+
+
+def test_osm_without_version_is_still_read(tmp_path: Path) -> None:
+    # libosmium refuses a root without version="0.6"; such files go to the lenient reader.
+    path = tmp_path / "josm.osm"
+    path.write_text("<osm><node id='4' lat='46.9' lon='7.4'><tag k='highway' v='bus_stop'/></node></osm>",
+                    encoding="utf-8")
+    assert [e.osm_id for e in read_osm(path).records] == ["node/4"]
+
+
+def test_overpass_remark_at_the_end_of_a_large_answer_fails(liechtenstein_osm: Path, tmp_path: Path) -> None:
+    # No Overpass generator and no remark in the first bytes: the check of the file's tail catches it.
+    text = bz2.decompress(liechtenstein_osm.read_bytes()).decode("utf-8")
+    text = text.replace("</osm>", "<remark> runtime error: Query ran out of memory in \"recurse\" </remark>\n</osm>")
+    path = tmp_path / "answer.osm"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="Overpass failed: runtime error: Query ran out of memory"):
+        read_osm(path)
+
+
+def test_way_centre_after_the_sniffed_head_switches_reader(tmp_path: Path) -> None:
+    # An Overpass answer without its generator (e.g. passed through another tool) whose first
+    # <center> lies far into the file: libosmium refuses it, the lxml reader takes over.
+    nodes = "".join(f'<node id="{i}" lat="47.0" lon="8.0"><tag k="name" v="{"x" * 60}"/></node>\n'
+                    for i in range(1, 2001))
+    path = tmp_path / "answer.osm"
+    path.write_text(f'<osm version="0.6">\n{nodes}<way id="9"><center lat="47.5" lon="8.5"/>'
+                    '<tag k="public_transport" v="platform"/></way>\n</osm>\n', encoding="utf-8")
+    assert path.stat().st_size > 65536
+    result = read_osm(path)
+    assert [(e.osm_id, e.lat, e.lon) for e in result.records] == [("way/9", 47.5, 8.5)]
+    assert result.stats["nodes_read"] == 2000 and result.stats["ways_read"] == 1

@@ -69,3 +69,15 @@ def test_bad_bbox_is_a_clear_error(bbox: str) -> None:
 def test_unknown_region_names_the_known_ones() -> None:
     with pytest.raises(ConfigurationError, match="known regions: switzerland, switzerland-liechtenstein, none"):
         choose_region("atlantis")
+
+
+def test_overpass_settings_follow_the_region() -> None:
+    from stopsync.pipeline.regions import overpass_region_settings
+
+    assert overpass_region_settings(choose_region("switzerland")) == {
+        "OVERPASS_AREA": "ISO3166-1=CH", "OVERPASS_BBOX": None}
+    assert overpass_region_settings(choose_region(bbox="8.4,47.3,8.7,47.5")) == {
+        "OVERPASS_AREA": None, "OVERPASS_BBOX": "8.4,47.3,8.7,47.5"}
+    # No single Overpass area covers CH + LI: the polygon is sent instead.
+    assert overpass_region_settings(choose_region("switzerland-liechtenstein")) == {
+        "OVERPASS_AREA": None, "OVERPASS_BBOX": None}

@@ -47,7 +47,7 @@ class AtlasCsvSource(DataSource):
 class OsmFileSource(DataSource):
     name = "osm-file"
     kind = "osm"
-    description = "OpenStreetMap stops from an OSM XML file (.osm, .osm.bz2, .gz)"
+    description = "OpenStreetMap stops from an OSM file (.osm, .osm.bz2, .gz, .osm.pbf)"
 
     def read(self, path: Path) -> SourceResult:
         return read_osm(path)
