@@ -1,17 +1,63 @@
-"""The matching engine: holds both sides and the links that strategies commit.
+"""The matching engine: holds both sides, the stop units and the links that strategies commit.
 
-Strategies never mutate state directly; they call :meth:`MatchEngine.link`, which records the
-method, distance, score and evidence of every link and keeps the "still unmatched" views
-consistent. The engine knows nothing about Flask or databases.
+Strategies never mutate state directly; they call :meth:`MatchEngine.link`, the one place that
+enforces the cardinality rules:
+
+- stations are never linked;
+- with ``exclusive=True`` (the distance stages) an ATLAS platform gets one link and an OSM
+  representative is used once: the link is refused when either side is already taken;
+- a link to an OSM element carries its unit siblings along (a pair's other member, a trio
+  side's middle stop_position), method unchanged, evidence ``propagated_from``;
+- a link of an ATLAS platform is copied to its duplicates (same ``number`` + ``designation``).
+
+Spatial queries run on KD-trees over 3-D cartesian metres (see ``grouping.py``), so radius
+gates are exact great-circle distances. The engine knows nothing about Flask or databases.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
 from .geo import haversine_m
+from .grouping import ELIGIBLE_KINDS, StopUnits, chord_to_arc_m, group_units, to_xyz
+from .profile import Profile, load_profile
 from .records import AtlasPlatform, Link, OsmElement
+
+UNMATCHED_REASONS = ("no_osm_within_50m", "no_candidate", "contradicting_platform_code", "ambiguous")
+# Rebuild the tree of free representatives once this share of its points has been taken.
+_STALE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Parallel arrays of (ATLAS index, OSM index, metres), sorted by ATLAS then distance."""
+
+    atlas: NDArray[np.int64]
+    osm: NDArray[np.int64]
+    distance: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.atlas)
+
+    def where(self, mask: NDArray[np.bool_]) -> CandidatePairs:
+        return CandidatePairs(self.atlas[mask], self.osm[mask], self.distance[mask])
+
+
+@dataclass(frozen=True)
+class UnmatchedReason:
+    reason: str  # one of UNMATCHED_REASONS
+    candidates: tuple[str, ...] = ()  # OSM ids that were in reach but not linked
+
+
+def platform_code(value: str) -> str:
+    return value.strip().casefold()
 
 
 class MatchEngine:
@@ -21,33 +67,109 @@ class MatchEngine:
         self,
         atlas: Sequence[AtlasPlatform],
         osm: Sequence[OsmElement],
-        profile: Mapping[str, Any] | None = None,
+        profile: Profile | Mapping[str, Any] | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         self.atlas = list(atlas)
         self.osm = list(osm)
-        self.profile: Mapping[str, Any] = dict(profile or {})
+        self.profile: Profile = load_profile(profile)
+        self.context: dict[str, Any] = dict(context or {})
         self.links: list[Link] = []
-        self._atlas_linked = [False] * len(self.atlas)
-        self._osm_linked = [False] * len(self.osm)
+        self.stage_stats: dict[str, dict[str, Any]] = {}
+        # Derived tables strategies share (e.g. normalised names), built by whoever needs them first.
+        self.cache: dict[str, Any] = {}
+        self.refused: dict[str, int] = defaultdict(int)
+        self._atlas_linked = np.zeros(len(self.atlas), dtype=bool)
+        self._osm_linked = np.zeros(len(self.osm), dtype=bool)
         self._pairs: set[tuple[int, int]] = set()
+
+        self.atlas_xyz = to_xyz(np.array([p.lat for p in self.atlas], dtype=float),
+                                np.array([p.lon for p in self.atlas], dtype=float)).reshape(-1, 3)
+        self.osm_xyz = to_xyz(np.array([e.lat for e in self.osm], dtype=float),
+                              np.array([e.lon for e in self.osm], dtype=float)).reshape(-1, 3)
+        self.units: StopUnits = group_units(self.osm, self.atlas, self.osm_xyz, self.profile)
+        eligible = np.array([e.kind in ELIGIBLE_KINDS for e in self.osm], dtype=bool)
+        self.osm_eligible = eligible
+        # Distance stages see only representatives of platform/stop_position kind.
+        self.osm_candidate = eligible & self.units.is_representative
+        n_slots = int(self.units.slot_of.max()) + 1 if len(self.osm) else 0
+        self._slot_taken = np.zeros(max(n_slots, 0), dtype=bool)
+
+        self._duplicates: dict[int, tuple[int, ...]] = {}
+        self._atlas_primary = np.ones(len(self.atlas), dtype=bool)
+        by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, platform in enumerate(self.atlas):
+            # An empty platform code is not an identity: two unlettered platforms of a stop differ.
+            if platform.number.strip() and platform_code(platform.designation):
+                by_key[(platform.number.strip(), platform_code(platform.designation))].append(i)
+        for group in by_key.values():
+            if len(group) > 1:
+                for i in group:
+                    self._duplicates[i] = tuple(k for k in group if k != i)
+                self._atlas_primary[group[1:]] = False
+
+        # Platform codes as small integers (0 = none) so gates compare whole arrays at once.
+        vocabulary: dict[str, int] = {"": 0}
+        self.atlas_code = np.array([vocabulary.setdefault(platform_code(p.designation), len(vocabulary))
+                                    for p in self.atlas], dtype=np.int64)
+        self.osm_code = np.array([vocabulary.setdefault(platform_code(e.local_ref), len(vocabulary))
+                                  for e in self.osm], dtype=np.int64)
+
+        self._tree: Any = None
+        self._tree_index: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._tree_stale = 0
+        self._eligible_tree: Any = None
+
+    # -- state ---------------------------------------------------------------------------
 
     def unmatched_atlas(self) -> list[int]:
         """Indices of ATLAS platforms that no strategy has linked yet."""
-        return [i for i, linked in enumerate(self._atlas_linked) if not linked]
+        return np.flatnonzero(~self._atlas_linked).tolist()
 
     def unmatched_osm(self) -> list[int]:
         """Indices of OSM elements that no strategy has linked yet."""
-        return [j for j, linked in enumerate(self._osm_linked) if not linked]
+        return np.flatnonzero(~self._osm_linked).tolist()
+
+    def pending_atlas(self) -> NDArray[np.int64]:
+        """Unmatched ATLAS platforms, one per duplicate group (the others follow by propagation)."""
+        return np.flatnonzero(~self._atlas_linked & self._atlas_primary).astype(np.int64)
 
     def is_atlas_linked(self, atlas_index: int) -> bool:
-        return self._atlas_linked[atlas_index]
+        return bool(self._atlas_linked[atlas_index])
 
     def is_osm_linked(self, osm_index: int) -> bool:
-        return self._osm_linked[osm_index]
+        return bool(self._osm_linked[osm_index])
+
+    def free_candidates(self) -> NDArray[np.bool_]:
+        """Mask of OSM representatives a distance stage may still use."""
+        slots = self.units.slot_of
+        free = self.osm_candidate.copy()
+        free[free] = ~self._slot_taken[slots[free]]
+        return free
+
+    def codes_contradict(self, atlas_indices: NDArray[np.int64], osm_indices: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Per pair: both platform codes present and different."""
+        a, o = self.atlas_code[atlas_indices], self.osm_code[osm_indices]
+        return np.asarray((a > 0) & (o > 0) & (a != o))
+
+    def codes_agree(self, atlas_indices: NDArray[np.int64], osm_indices: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Per pair: both platform codes present and equal (case-insensitive)."""
+        a, o = self.atlas_code[atlas_indices], self.osm_code[osm_indices]
+        return np.asarray((a > 0) & (a == o))
+
+    def atlas_duplicates(self, atlas_index: int) -> tuple[int, ...]:
+        return self._duplicates.get(atlas_index, ())
 
     def distance_m(self, atlas_index: int, osm_index: int) -> float:
         a, o = self.atlas[atlas_index], self.osm[osm_index]
         return haversine_m(a.lat, a.lon, o.lat, o.lon)
+
+    def record_stage(self, name: str, stats: Mapping[str, Any]) -> None:
+        """Strategies report their own figures here; the match summary shows them."""
+        self.stage_stats[name] = dict(stats)
+
+    # -- linking -------------------------------------------------------------------------
 
     def link(
         self,
@@ -57,25 +179,54 @@ class MatchEngine:
         *,
         score: float = 1.0,
         evidence: Mapping[str, Any] | None = None,
+        exclusive: bool = False,
     ) -> Link | None:
-        """Commit one link; returns ``None`` when exactly this pair is already linked."""
+        """Commit one link and its propagations; returns the primary link, or ``None`` when
+        the pair is already linked or a cardinality rule refuses it (counted in ``refused``)."""
         if not 0.0 <= score <= 1.0:
             raise ValueError(f"score must lie in [0, 1], got {score!r}")
-        pair = (atlas_index, osm_index)
-        if pair in self._pairs:
+        if self.osm[osm_index].kind == "station":
+            self.refused["station"] += 1
             return None
-        self._pairs.add(pair)
-        link = Link(
-            sloid=self.atlas[atlas_index].sloid,
-            osm_id=self.osm[osm_index].osm_id,
-            method=method,
-            distance_m=round(self.distance_m(atlas_index, osm_index), 2),
-            score=score,
-            evidence=dict(evidence or {}),
-        )
+        if exclusive:
+            slot = int(self.units.slot_of[osm_index])
+            if self._atlas_linked[atlas_index]:
+                self.refused["atlas_taken"] += 1
+                return None
+            if not self.osm_candidate[osm_index] or self._slot_taken[slot]:
+                self.refused["osm_taken"] += 1
+                return None
+        if (atlas_index, osm_index) in self._pairs:
+            return None
+        evidence = dict(evidence or {})
+        primary = self._add(atlas_index, osm_index, method, score, evidence)
+        atlas_side = (atlas_index, *self.atlas_duplicates(atlas_index))
+        osm_side = (osm_index, *self.units.propagate_to.get(osm_index, ()))
+        for i in atlas_side:
+            for j in osm_side:
+                if (i, j) in self._pairs:
+                    continue
+                via = [] if i == atlas_index else ["atlas_duplicate"]
+                via += [] if j == osm_index else ["unit_sibling"]
+                self._add(i, j, method, score, {
+                    **evidence,
+                    "propagated_from": {"sloid": self.atlas[atlas_index].sloid,
+                                        "osm_id": self.osm[osm_index].osm_id},
+                    "propagation": "+".join(via),
+                })
+        return primary
+
+    def _add(self, i: int, j: int, method: str, score: float, evidence: dict[str, Any]) -> Link:
+        self._pairs.add((i, j))
+        link = Link(sloid=self.atlas[i].sloid, osm_id=self.osm[j].osm_id, method=method,
+                    distance_m=round(self.distance_m(i, j), 2), score=score, evidence=evidence)
         self.links.append(link)
-        self._atlas_linked[atlas_index] = True
-        self._osm_linked[osm_index] = True
+        self._atlas_linked[i] = True
+        self._osm_linked[j] = True
+        slot = int(self.units.slot_of[j])
+        if slot >= 0 and not self._slot_taken[slot]:
+            self._slot_taken[slot] = True
+            self._tree_stale += 1
         return link
 
     def counts_per_method(self) -> dict[str, int]:
@@ -83,3 +234,90 @@ class MatchEngine:
         for link in self.links:
             counts[link.method] = counts.get(link.method, 0) + 1
         return dict(sorted(counts.items()))
+
+    # -- spatial queries -----------------------------------------------------------------
+
+    def _free_tree(self, *, fresh: bool = False) -> tuple[Any, NDArray[np.int64]]:
+        """KD-tree over free representatives, rebuilt lazily: results are always filtered by
+        the current free mask, so a tree with a few taken points is still correct."""
+        stale = self._tree is None or self._tree_stale > _STALE_SHARE * max(len(self._tree_index), 1)
+        if stale or (fresh and self._tree_stale):
+            self._tree_index = np.flatnonzero(self.free_candidates()).astype(np.int64)
+            self._tree = cKDTree(self.osm_xyz[self._tree_index].reshape(-1, 3))
+            self._tree_stale = 0
+        return self._tree, self._tree_index
+
+    def candidate_pairs(self, atlas_indices: Sequence[int] | NDArray[np.int64], radius_m: float) -> CandidatePairs:
+        """Every (ATLAS, free OSM representative) pair within ``radius_m``, vectorised."""
+        atlas_indices = np.asarray(atlas_indices, dtype=np.int64)
+        tree, index = self._free_tree()
+        if len(atlas_indices) == 0 or len(index) == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return CandidatePairs(empty, empty.copy(), np.empty(0))
+        atlas_tree = cKDTree(self.atlas_xyz[atlas_indices])
+        found = atlas_tree.sparse_distance_matrix(tree, radius_m, output_type="ndarray")
+        a = atlas_indices[found["i"]]
+        o = index[found["j"]]
+        d = chord_to_arc_m(found["v"])
+        keep = self.free_candidates()[o] & (d <= radius_m)
+        a, o, d = a[keep], o[keep], d[keep]
+        order = np.lexsort((o, d, a))
+        return CandidatePairs(a[order], o[order], d[order])
+
+    def candidates_within(self, atlas_index: int, radius_m: float) -> list[tuple[int, float]]:
+        """Free OSM representatives within ``radius_m`` of one ATLAS platform, nearest first."""
+        pairs = self.candidate_pairs([atlas_index], radius_m)
+        return [(int(j), float(d)) for j, d in zip(pairs.osm, pairs.distance, strict=True)]
+
+    def nearest_two(
+        self, atlas_indices: NDArray[np.int64], upper_bound_m: float
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        """Nearest free representative (-1 if none within the bound), its distance and the
+        second-nearest distance (inf beyond ``upper_bound_m``)."""
+        tree, index = self._free_tree(fresh=True)
+        n = len(atlas_indices)
+        if n == 0 or len(index) == 0:
+            return np.full(n, -1, dtype=np.int64), np.full(n, np.inf), np.full(n, np.inf)
+        distances, found = tree.query(self.atlas_xyz[atlas_indices], k=2, distance_upper_bound=upper_bound_m)
+        nearest = np.where(found[:, 0] < len(index), index[np.minimum(found[:, 0], len(index) - 1)], -1)
+        first = np.where(nearest >= 0, chord_to_arc_m(np.where(np.isinf(distances[:, 0]), 0, distances[:, 0])),
+                         np.inf)
+        second = np.where(found[:, 1] < len(index),
+                          chord_to_arc_m(np.where(np.isinf(distances[:, 1]), 0, distances[:, 1])), np.inf)
+        return nearest.astype(np.int64), first, second
+
+    # -- reasons -------------------------------------------------------------------------
+
+    def unmatched_reasons(self) -> dict[int, UnmatchedReason]:
+        """Why each still-unmatched ATLAS platform is unmatched, by ATLAS index."""
+        radius = self.profile.unmatched_radius_m
+        unmatched = np.flatnonzero(~self._atlas_linked)
+        if len(unmatched) == 0:
+            return {}
+        eligible_index = np.flatnonzero(self.osm_eligible)
+        has_any = np.zeros(len(unmatched), dtype=bool)
+        if len(eligible_index):
+            if self._eligible_tree is None:
+                self._eligible_tree = cKDTree(self.osm_xyz[eligible_index])
+            counts = self._eligible_tree.query_ball_point(self.atlas_xyz[unmatched], radius, return_length=True)
+            has_any = np.asarray(counts) > 0
+        pairs = self.candidate_pairs(unmatched, radius)
+        by_atlas: dict[int, list[int]] = defaultdict(list)
+        for i, j in zip(pairs.atlas.tolist(), pairs.osm.tolist(), strict=True):
+            by_atlas[i].append(j)
+        reasons: dict[int, UnmatchedReason] = {}
+        for i, any_near in zip(unmatched.tolist(), has_any.tolist(), strict=True):
+            if not any_near:
+                reasons[i] = UnmatchedReason("no_osm_within_50m")
+                continue
+            candidates = by_atlas.get(i, [])
+            if not candidates:
+                reasons[i] = UnmatchedReason("no_candidate")
+                continue
+            code = platform_code(self.atlas[i].designation)
+            compatible = [j for j in candidates
+                          if not (code and platform_code(self.osm[j].local_ref)
+                                  and platform_code(self.osm[j].local_ref) != code)]
+            ids = tuple(self.osm[j].osm_id for j in (compatible or candidates))
+            reasons[i] = UnmatchedReason("ambiguous" if compatible else "contradicting_platform_code", ids)
+        return reasons

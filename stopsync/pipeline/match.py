@@ -10,12 +10,13 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..plugins.base import DataSource, MatchingStrategy
-from .engine import MatchEngine
+from .engine import UNMATCHED_REASONS, MatchEngine, UnmatchedReason
+from .profile import load_profile
 from .records import AtlasPlatform, Link, OsmElement
 from .region import Region
 
@@ -28,6 +29,8 @@ class MatchResult:
     osm: list[OsmElement]
     links: list[Link]
     summary: dict[str, Any]
+    # Why each unmatched ATLAS platform is unmatched, by SLOID.
+    unmatched_reasons: dict[str, UnmatchedReason] = field(default_factory=dict)
 
 
 def peak_rss_mb() -> float:
@@ -51,7 +54,7 @@ class _Stages:
 
 
 def _matching_summary(
-    engine: MatchEngine, strategy_names: list[str]
+    engine: MatchEngine, strategy_names: list[str], reasons: Mapping[str, UnmatchedReason]
 ) -> dict[str, Any]:
     linked_sloids = {link.sloid for link in engine.links}
     linked_osm = {link.osm_id for link in engine.links}
@@ -71,6 +74,11 @@ def _matching_summary(
         "osm_stations_excluded": len(engine.osm) - len(eligible),
         "osm_matched": osm_matched,
         "osm_unmatched": len(eligible) - osm_matched,
+        "unmatched_reasons": {
+            reason: sum(1 for r in reasons.values() if r.reason == reason) for reason in UNMATCHED_REASONS
+        },
+        "stop_units": engine.units.counts(),
+        "refused_links": dict(sorted(engine.refused.items())),
     }
 
 
@@ -84,9 +92,17 @@ def run_match(
     region: Region | None = None,
     profile: Mapping[str, Any] | None = None,
     on_stage: StageCallback | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> MatchResult:
-    """Parse ATLAS and OSM with the given sources, then run ``strategies`` in order."""
+    """Parse ATLAS and OSM with the given sources, then run ``strategies`` in order.
+
+    ``profile`` overrides the matching thresholds (unknown keys fail before any parsing,
+    except keys a strategy declares in its ``profile_keys``); ``context`` carries run inputs
+    the strategies read (``atlas_route_tokens``, ``osm_route_tokens``, ``manual_links``).
+    """
     run_started = time.perf_counter()
+    declared = frozenset(key for s in strategies for key in getattr(s, "profile_keys", ()))
+    settings = load_profile(profile, extra_keys=declared)
     stages = _Stages(on_stage)
     if region is not None:
         # The source reads its filters from its configuration; the region travels there.
@@ -103,7 +119,8 @@ def run_match(
     stages.finish("parse_osm", started, osm_result.stats)
 
     started = time.perf_counter()
-    engine = MatchEngine(atlas, osm, profile)
+    engine = MatchEngine(atlas, osm, settings, context=context)
+    grouping_s = round(time.perf_counter() - started, 3)
     per_strategy: list[dict[str, Any]] = []
     for strategy in strategies:
         strategy_started = time.perf_counter()
@@ -113,8 +130,11 @@ def run_match(
             "name": strategy.name,
             "links": len(engine.links) - before,
             "duration_s": round(time.perf_counter() - strategy_started, 3),
+            **({"stats": engine.stage_stats[strategy.name]} if strategy.name in engine.stage_stats else {}),
         })
-    stages.finish("match", started, {"links": len(engine.links), "strategies": per_strategy})
+    reasons = {engine.atlas[i].sloid: reason for i, reason in engine.unmatched_reasons().items()}
+    stages.finish("match", started, {"links": len(engine.links), "grouping_s": grouping_s,
+                                     "strategies": per_strategy})
 
     started = time.perf_counter()
     atlas_stats = atlas_result.stats
@@ -130,7 +150,7 @@ def run_match(
         },
         "funnel": list(atlas_stats.get("funnel", [])),
         "matching": {
-            **_matching_summary(engine, [s.name for s in strategies]),
+            **_matching_summary(engine, [s.name for s in strategies], reasons),
             "per_strategy": per_strategy,
         },
     }
@@ -138,4 +158,5 @@ def run_match(
     summary["stages"] = dict(stages.durations)
     summary["duration_s"] = round(time.perf_counter() - run_started, 3)
     summary["peak_rss_mb"] = peak_rss_mb()
-    return MatchResult(atlas=atlas, osm=osm, links=list(engine.links), summary=summary)
+    return MatchResult(atlas=atlas, osm=osm, links=list(engine.links), summary=summary,
+                       unmatched_reasons=reasons)

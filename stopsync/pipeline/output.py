@@ -16,10 +16,11 @@ from typing import Any, TextIO
 
 from .match import MatchResult
 
-UNMATCHED_ATLAS_REASON = "no_exact_reference"
+# The reason written when a result carries none for a platform (e.g. built by older code).
+UNMATCHED_ATLAS_REASON = "no_candidate"
 
 MATCH_COLUMNS = ("sloid", "osm_id", "method", "distance_m", "score", "evidence")
-UNMATCHED_ATLAS_COLUMNS = ("sloid", "number", "designation", "name", "lat", "lon", "reason")
+UNMATCHED_ATLAS_COLUMNS = ("sloid", "number", "designation", "name", "lat", "lon", "reason", "candidates")
 UNMATCHED_OSM_COLUMNS = ("osm_id", "kind", "uic_ref", "local_ref", "name", "lat", "lon")
 
 
@@ -63,8 +64,14 @@ def write_outputs(result: MatchResult, out_dir: Path) -> dict[str, Path]:
         for link in links
     ))
     linked_sloids = {link.sloid for link in result.links}
+    reasons = result.unmatched_reasons
+
+    def reason_row(sloid: str) -> tuple[str, str]:
+        reason = reasons.get(sloid)
+        return (reason.reason, " ".join(reason.candidates)) if reason else (UNMATCHED_ATLAS_REASON, "")
+
     _write_csv(paths["unmatched_atlas"], UNMATCHED_ATLAS_COLUMNS, (
-        (p.sloid, p.number, p.designation, p.name, p.lat, p.lon, UNMATCHED_ATLAS_REASON)
+        (p.sloid, p.number, p.designation, p.name, p.lat, p.lon, *reason_row(p.sloid))
         for p in sorted(result.atlas, key=lambda p: p.sloid) if p.sloid not in linked_sloids
     ))
     linked_osm = {link.osm_id for link in result.links}

@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("builtin-sources", "stopsync.plugins.builtin.sources"),
     ("builtin-overpass", "stopsync.plugins.builtin.overpass"),
+    ("builtin-gtfs", "stopsync.plugins.builtin.gtfs_source"),
     ("builtin-exact-reference", "stopsync.plugins.builtin.exact_reference"),
+    ("builtin-manual-links", "stopsync.plugins.builtin.manual_links"),
+    ("builtin-reference-stages", "stopsync.plugins.builtin.reference_stages"),
+    ("builtin-name-stages", "stopsync.plugins.builtin.name_stages"),
+    ("builtin-route-stage", "stopsync.plugins.builtin.route_stage"),
+    ("builtin-distance-stages", "stopsync.plugins.builtin.distance_stages"),
 )
 
 EXTENSION_KEY = "stopsync"

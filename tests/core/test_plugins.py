@@ -194,7 +194,9 @@ def test_plugins_list_command(tmp_path: Path) -> None:
     assert re.search(r"^example-nearest 1\.2\.0 \(stopsync-example-nearest\)$", result.output, re.M)
     assert re.search(r"^builtin-exact-reference \S+ \(builtin\)$", result.output, re.M)
     assert "    stopsync_register_matching_strategies" in result.output
-    assert "matching strategies (run order): exact_reference" in result.output
+    assert ("matching strategies (run order): manual_links, ref_sloid, exact_reference, exact_name, "
+            "route_evidence, group_proximity, platform_code_distance, single_candidate, ratio_test, "
+            "fuzzy_name") in result.output
 
 
 def test_plugin_cli_command_is_added(tmp_path: Path) -> None:

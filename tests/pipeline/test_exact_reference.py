@@ -100,7 +100,8 @@ def test_already_linked_records_are_left_alone() -> None:
     engine = MatchEngine(atlas_records, osm_records)
     engine.link(0, 0, "ref_sloid")  # an earlier strategy took a1 and node/1
     ExactReferenceStrategy().run(engine)
-    # What is left is a 1:1 group (a2, node/2) and links by the one_osm rule.
+    # The group is a1 (linked, code 1), a2 and node/2 (code 2): one OSM element, and only a2
+    # may take it (a1 is linked already and its code contradicts).
     assert [(link.sloid, link.osm_id, link.evidence["rule"]) for link in engine.links[1:]] == [
         ("a2", "node/2", "one_osm"),
     ]

@@ -4,6 +4,11 @@ Within one UIC number, one OSM element and several ATLAS platforms link all to i
 platform and several OSM elements link it to all, and several on both sides pair by
 ``designation == local_ref``. Where both platform codes are present and differ, the pair is
 never linked: that is a contradiction, not evidence. Stations are never candidates.
+
+An ATLAS platform an earlier stage already linked (say by ``ref:sloid`` to its platform node)
+still counts in its UIC group, and may gain further links, but only to still-unmatched
+elements whose ``local_ref`` equals its ``designation`` (its own stop_position, typically).
+Links carry over to unit siblings and ATLAS duplicates through ``engine.link``.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ class ExactReferenceStrategy(MatchingStrategy):
     order = 200
 
     def run(self, engine: MatchEngine) -> None:
+        self._open_atlas = set(engine.unmatched_atlas())
         atlas_by_uic: dict[str, list[int]] = defaultdict(list)
-        for i in engine.unmatched_atlas():
-            number = engine.atlas[i].number.strip()
+        for i, platform in enumerate(engine.atlas):
+            number = platform.number.strip()
             if number:
                 atlas_by_uic[number].append(i)
         osm_by_uic: dict[str, list[int]] = defaultdict(list)
@@ -71,6 +77,8 @@ class ExactReferenceStrategy(MatchingStrategy):
         else:
             pairs = [(i, j, "n_to_m_local_ref") for i in atlas for j in osm if agree(i, j)]
         for i, j, rule in pairs:
+            if i not in self._open_atlas and not agree(i, j):
+                continue  # linked before: only its own platform code adds links
             engine.link(i, j, METHOD, score=SCORE_BOTH if agree(i, j) else SCORE_UIC_ONLY,
                         evidence=self._evidence(engine, uic, i, j, rule, len(atlas), len(osm)))
 

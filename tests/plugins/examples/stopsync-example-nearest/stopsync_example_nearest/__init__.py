@@ -18,6 +18,8 @@ class NearestStrategy(MatchingStrategy):
     name = "example_nearest"
     description = "nearest unmatched OSM platform/stop position within a radius"
     order = 900
+    # Profile keys this strategy reads; MATCHING_PROFILE rejects keys nobody declared.
+    profile_keys = ("EXAMPLE_NEAREST_MAX_M",)
 
     def run(self, engine: MatchEngine) -> None:
         max_m = float(self.profile.get("EXAMPLE_NEAREST_MAX_M", 20.0))
