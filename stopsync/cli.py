@@ -36,6 +36,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     for method, count in (matching.get("per_method") or {}).items():
         click.echo(f"  {method}: {count}")
+    problems = summary.get("problems") or {}
+    if problems:
+        click.echo(f"problems: {problems.get('total', 0)} "
+                   + " ".join(f"{p}={n}" for p, n in (problems.get("per_priority") or {}).items()))
     click.echo(f"duration {summary.get('duration_s', 0):.2f} s, peak RSS {summary.get('peak_rss_mb', 0)} MB")
 
 
@@ -62,12 +66,14 @@ def region_options(command: F) -> F:
               help="ATLAS traffic-point export (CSV or ZIP).")
 @click.option("--osm", "osm_path", type=click.Path(path_type=Path), required=True,
               help="OSM XML file (.osm, .xml, .osm.bz2, .osm.pbf).")
+@click.option("--gtfs", "gtfs_path", type=click.Path(path_type=Path), default=None,
+              help="GTFS feed (ZIP) for route evidence and route contradictions.")
 @region_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Directory for matches.csv, unmatched_*.csv and summary.json.")
+              help="Directory for matches.csv, unmatched_*.csv, problems.csv and summary.json.")
 @with_appcontext
-def match_command(atlas_path: Path, osm_path: Path, region_name: str | None, bbox: str | None,
-                  border_path: Path | None, out_dir: Path) -> None:
+def match_command(atlas_path: Path, osm_path: Path, gtfs_path: Path | None, region_name: str | None,
+                  bbox: str | None, border_path: Path | None, out_dir: Path) -> None:
     """Match an ATLAS file with an OSM file and write the results; needs no database."""
     from .pipeline.match import run_match
     from .pipeline.output import write_outputs
@@ -76,7 +82,8 @@ def match_command(atlas_path: Path, osm_path: Path, region_name: str | None, bbo
     plugins = _plugins()
     config = current_app.config
     try:
-        for label, path in (("--atlas", atlas_path), ("--osm", osm_path), ("--border", border_path)):
+        for label, path in (("--atlas", atlas_path), ("--osm", osm_path), ("--border", border_path),
+                            ("--gtfs", gtfs_path)):
             if path is not None and not path.is_file():
                 raise StopsyncError(f"{label}: no such file: {path}")
         from .pipeline.regions import choose_region
@@ -89,10 +96,15 @@ def match_command(atlas_path: Path, osm_path: Path, region_name: str | None, bbo
         strategies = plugins.strategies_for(
             config.get("MATCHING_STRATEGIES"), config.get("MATCHING_PROFILE") or {}
         )
+        from .pipeline.problems import ProblemThresholds
+
         result = run_match(
             atlas_path, osm_path, atlas_source=atlas_source, osm_source=osm_source,
             strategies=strategies, region=region, profile=config.get("MATCHING_PROFILE") or {},
             on_stage=stage_notifier(plugins, new_run_id()),
+            gtfs_path=gtfs_path,
+            gtfs_source=plugins.source(str(config["GTFS_SOURCE_PLUGIN"]), config, "gtfs") if gtfs_path else None,
+            problem_thresholds=ProblemThresholds.from_mapping(config.get("PROBLEM_THRESHOLDS")),
         )
         written = write_outputs(result, out_dir)
     except StopsyncError as error:

@@ -1,4 +1,5 @@
-"""The database-free core of a run: parse both inputs, run the strategies, summarise.
+"""The database-free core of a run: parse the inputs (ATLAS, OSM, optionally GTFS), run the
+strategies, detect problems, summarise.
 
 Every stage is timed and reported through ``on_stage`` so that the caller (the runner, the
 command line, a test) can log it or forward it to plugins.
@@ -16,9 +17,11 @@ from typing import Any
 
 from ..plugins.base import DataSource, MatchingStrategy
 from .engine import UNMATCHED_REASONS, MatchEngine, UnmatchedReason
+from .problems import DetectionInput, Problem, ProblemThresholds, detect_problems
 from .profile import load_profile
-from .records import AtlasPlatform, Link, OsmElement
+from .records import AtlasPlatform, Link, OsmElement, OsmRoute
 from .region import Region
+from .routes import osm_route_tokens
 
 StageCallback = Callable[[str, dict[str, Any]], None]
 
@@ -31,6 +34,10 @@ class MatchResult:
     summary: dict[str, Any]
     # Why each unmatched ATLAS platform is unmatched, by SLOID.
     unmatched_reasons: dict[str, UnmatchedReason] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    # OSM stop units: {"unit_key", "kind", "members": [osm ids], "lat", "lon"}.
+    units: list[dict[str, Any]] = field(default_factory=list)
+    routes: list[OsmRoute] = field(default_factory=list)
 
 
 def peak_rss_mb() -> float:
@@ -93,12 +100,16 @@ def run_match(
     profile: Mapping[str, Any] | None = None,
     on_stage: StageCallback | None = None,
     context: Mapping[str, Any] | None = None,
+    gtfs_path: Path | None = None,
+    gtfs_source: DataSource | None = None,
+    problem_thresholds: ProblemThresholds | None = None,
 ) -> MatchResult:
     """Parse ATLAS and OSM with the given sources, then run ``strategies`` in order.
 
     ``profile`` overrides the matching thresholds (unknown keys fail before any parsing,
     except keys a strategy declares in its ``profile_keys``); ``context`` carries run inputs
-    the strategies read (``atlas_route_tokens``, ``osm_route_tokens``, ``manual_links``).
+    the strategies read (``manual_links``); the route tokens are built here from the OSM
+    routes and, when ``gtfs_path`` is given, the timetable.
     """
     run_started = time.perf_counter()
     declared = frozenset(key for s in strategies for key in getattr(s, "profile_keys", ()))
@@ -118,8 +129,15 @@ def run_match(
     osm: list[OsmElement] = list(osm_result.records)
     stages.finish("parse_osm", started, osm_result.stats)
 
+    routes: list[OsmRoute] = list(osm_result.related.get("routes", []))
+    run_context = dict(context or {})
+    run_context["osm_route_tokens"] = osm_route_tokens(routes)
+    gtfs_summary: dict[str, Any] = {}
+    if gtfs_path is not None and gtfs_source is not None:
+        run_context["atlas_route_tokens"], gtfs_summary = _timetable_tokens(gtfs_path, gtfs_source, atlas, stages)
+
     started = time.perf_counter()
-    engine = MatchEngine(atlas, osm, settings, context=context)
+    engine = MatchEngine(atlas, osm, settings, context=run_context)
     grouping_s = round(time.perf_counter() - started, 3)
     per_strategy: list[dict[str, Any]] = []
     for strategy in strategies:
@@ -135,6 +153,16 @@ def run_match(
     reasons = {engine.atlas[i].sloid: reason for i, reason in engine.unmatched_reasons().items()}
     stages.finish("match", started, {"links": len(engine.links), "grouping_s": grouping_s,
                                      "strategies": per_strategy})
+
+    started = time.perf_counter()
+    units, unit_of = _stop_units(engine)
+    problems = detect_problems(
+        DetectionInput(atlas, osm, engine.links, unit_of=unit_of,
+                       atlas_route_tokens=run_context.get("atlas_route_tokens") or {},
+                       osm_route_tokens=run_context["osm_route_tokens"]),
+        problem_thresholds,
+    )
+    stages.finish("problems", started, problem_counts(problems))
 
     started = time.perf_counter()
     atlas_stats = atlas_result.stats
@@ -153,10 +181,59 @@ def run_match(
             **_matching_summary(engine, [s.name for s in strategies], reasons),
             "per_strategy": per_strategy,
         },
+        "problems": problem_counts(problems),
+        "routes": {"osm_routes": sum(1 for r in routes if r.kind == "route"),
+                   "osm_elements_with_route_tokens": len(run_context["osm_route_tokens"]),
+                   **gtfs_summary},
     }
     stages.finish("summary", started, summary["matching"])
     summary["stages"] = dict(stages.durations)
     summary["duration_s"] = round(time.perf_counter() - run_started, 3)
     summary["peak_rss_mb"] = peak_rss_mb()
     return MatchResult(atlas=atlas, osm=osm, links=list(engine.links), summary=summary,
-                       unmatched_reasons=reasons)
+                       unmatched_reasons=reasons, problems=problems, units=units, routes=routes)
+
+
+def problem_counts(problems: Sequence[Problem]) -> dict[str, Any]:
+    """Totals per type and priority, e.g. ``{"total": 3, "per_type": {"distance": {"P2": 1}}}``."""
+    per_type: dict[str, dict[str, int]] = {}
+    for problem in problems:
+        bucket = per_type.setdefault(problem.type, {})
+        bucket[f"P{problem.priority}"] = bucket.get(f"P{problem.priority}", 0) + 1
+    per_priority = {f"P{p}": sum(1 for x in problems if x.priority == p) for p in (1, 2, 3)}
+    return {"total": len(problems), "per_priority": per_priority, "per_type": dict(sorted(per_type.items()))}
+
+
+def _stop_units(engine: MatchEngine) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The units as snapshot rows, and osm_id -> unit key for members of pairs and trios."""
+    rows: list[dict[str, Any]] = []
+    unit_of: dict[str, str] = {}
+    for unit, members in enumerate(engine.units.members):
+        ids = sorted(engine.osm[j].osm_id for j in members)
+        kind = engine.units.kind_of_unit[unit]
+        key = f"{kind}:{'+'.join(ids)}"
+        anchor = next((j for j in members if engine.units.is_representative[j]), members[0])
+        rows.append({"unit_key": key[:128], "kind": kind, "members": ids,
+                     "lat": engine.osm[anchor].lat, "lon": engine.osm[anchor].lon})
+        if len(members) > 1:
+            unit_of.update({osm_id: key for osm_id in ids})
+    return rows, unit_of
+
+
+def _timetable_tokens(
+    gtfs_path: Path, gtfs_source: DataSource, atlas: Sequence[AtlasPlatform], stages: _Stages
+) -> tuple[dict[str, set[str]], dict[str, Any]]:
+    """Per SLOID, the GTFS (route, direction) tokens, and what resolving the stops achieved."""
+    from .gtfs import resolution_stats, resolve_stop_ids, route_tokens
+
+    started = time.perf_counter()
+    gtfs_result = gtfs_source.read(Path(gtfs_path))
+    stages.finish("parse_gtfs", started, gtfs_result.stats)
+    started = time.perf_counter()
+    feed = gtfs_result.records
+    resolutions = resolve_stop_ids(feed, atlas)
+    stats = resolution_stats(feed, resolutions)
+    tokens = route_tokens(feed, resolutions)
+    stages.finish("resolve_gtfs", started, stats)
+    return tokens, {"gtfs_patterns": len(feed.patterns), "gtfs_resolution": stats,
+                    "atlas_platforms_with_route_tokens": len(tokens)}

@@ -19,6 +19,7 @@ from .match import MatchResult
 # The reason written when a result carries none for a platform (e.g. built by older code).
 UNMATCHED_ATLAS_REASON = "no_candidate"
 
+PROBLEM_COLUMNS = ("key", "type", "priority", "sloid", "osm_id", "side", "side_reason", "evidence")
 MATCH_COLUMNS = ("sloid", "osm_id", "method", "distance_m", "score", "evidence")
 UNMATCHED_ATLAS_COLUMNS = ("sloid", "number", "designation", "name", "lat", "lon", "reason", "candidates")
 UNMATCHED_OSM_COLUMNS = ("osm_id", "kind", "uic_ref", "local_ref", "name", "lat", "lon")
@@ -47,14 +48,15 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[Iterable[Any
 
 
 def write_outputs(result: MatchResult, out_dir: Path) -> dict[str, Path]:
-    """Write ``matches.csv``, ``unmatched_atlas.csv``, ``unmatched_osm.csv`` and
-    ``summary.json`` into ``out_dir``; returns the path of each by short name."""
+    """Write ``matches.csv``, ``unmatched_atlas.csv``, ``unmatched_osm.csv``, ``problems.csv``
+    and ``summary.json`` into ``out_dir``; returns the path of each by short name."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "matches": out_dir / "matches.csv",
         "unmatched_atlas": out_dir / "unmatched_atlas.csv",
         "unmatched_osm": out_dir / "unmatched_osm.csv",
+        "problems": out_dir / "problems.csv",
         "summary": out_dir / "summary.json",
     }
     links = sorted(result.links, key=lambda link: (link.sloid, link.osm_id))
@@ -80,6 +82,12 @@ def write_outputs(result: MatchResult, out_dir: Path) -> dict[str, Path]:
         (e.osm_id, e.kind, e.uic_ref, e.local_ref, e.name, e.lat, e.lon)
         for e in sorted(result.osm, key=lambda e: (e.osm_type, e.osm_numeric_id))
         if e.kind != "station" and e.osm_id not in linked_osm
+    ))
+
+    _write_csv(paths["problems"], PROBLEM_COLUMNS, (
+        (p.key, p.type, p.priority, p.sloid or "", p.osm_id or "", p.side, p.side_reason,
+         json.dumps(p.evidence, sort_keys=True, ensure_ascii=False, default=str))
+        for p in result.problems
     ))
 
     def write_summary(handle: TextIO) -> None:

@@ -8,16 +8,19 @@ never touched here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from ..models import AtlasPlatformRow, MatchRow, OsmElementRow, SnapshotMeta
+from ..models import AtlasPlatformRow, MatchRow, OsmElementRow, OsmStopUnitRow, ProblemRow, SnapshotMeta
 from ..models.snapshot import SNAPSHOT_TABLES
+from .lifecycle import LifecycleResult, apply_lifecycle
 from .match import MatchResult
+from .problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +64,53 @@ def snapshot_rows(result: MatchResult) -> dict[str, list[dict[str, Any]]]:
         for link in result.links
     ]
     return {"atlas_platforms": list(atlas_rows.values()), "osm_elements": osm_rows,
-            "matches": match_rows}
+            "osm_stop_units": list(result.units), "matches": match_rows}
+
+
+def problem_rows(problems: Sequence[Problem], status_of: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"problem_key": p.key, "type": p.type, "priority": p.priority, "sloid": p.sloid,
+         "osm_id": p.osm_id, "side": p.side, "side_reason": p.side_reason[:255],
+         "evidence": p.evidence, "fingerprint": p.fingerprint, "status": status_of.get(p.key, "new")}
+        for p in problems
+    ]
 
 
 def publish_snapshot(
-    engine: Engine, result: MatchResult, run_id: str, sources: Mapping[str, Any]
-) -> dict[str, int]:
-    """Replace the published snapshot with ``result``; returns the row count per table."""
+    engine: Engine,
+    result: MatchResult,
+    run_id: str,
+    sources: Mapping[str, Any],
+    problems: Sequence[Problem] | None = None,
+) -> tuple[dict[str, int], LifecycleResult]:
+    """Replace the published snapshot with ``result`` and its problems, and advance the
+    decision lifecycle, all in one transaction. Returns the row count per table and the
+    lifecycle outcome."""
+    problems = result.problems if problems is None else problems
     rows = snapshot_rows(result)
     tables = {
         "atlas_platforms": AtlasPlatformRow.__table__,
         "osm_elements": OsmElementRow.__table__,
+        "osm_stop_units": OsmStopUnitRow.__table__,
         "matches": MatchRow.__table__,
+        "problems": ProblemRow.__table__,
     }
     counts: dict[str, int] = {}
     with engine.begin() as connection:
         for name in SNAPSHOT_TABLES:
             connection.execute(sa.text(f"DELETE FROM {name}"))  # fixed table names, no input
-        for name in ("atlas_platforms", "osm_elements", "matches"):  # parents before children
+        # The lifecycle writes the durable review tables through the same transaction, so a
+        # failure anywhere leaves both the snapshot and the reviews as they were.
+        session = Session(bind=connection)
+        lifecycle = apply_lifecycle(
+            session, problems, run_id,
+            atlas_sloids={row["sloid"] for row in rows["atlas_platforms"]},
+            osm_ids={row["osm_id"] for row in rows["osm_elements"]},
+        )
+        session.flush()
+        session.close()
+        rows["problems"] = problem_rows(problems, lifecycle.status_of)
+        for name in ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems"):
             for batch in _batches(rows[name]):
                 connection.execute(sa.insert(tables[name]), batch)
             counts[name] = len(rows[name])
@@ -88,4 +120,4 @@ def publish_snapshot(
               "summary": result.summary}],
         )
     log.info("snapshot published", extra={"tables": counts})
-    return counts
+    return counts, lifecycle

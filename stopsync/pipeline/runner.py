@@ -31,6 +31,8 @@ from ..plugins.base import DataSource, SourceResult
 from ..plugins.manager import EXTENSION_KEY, Plugins
 from .acquire import Acquired, HttpSettings, acquire_location, inspect_location, is_url
 from .artifacts import ArtifactCache, ArtifactRecord, dump_pickle, load_pickle
+from .lifecycle import manual_links
+from .problems import ProblemThresholds
 from .progress import ProgressCallback
 from .region import Region
 from .regions import choose_region, overpass_region_settings
@@ -256,6 +258,7 @@ def run_pipeline(
         started = time.perf_counter()
         phases: dict[str, Any] = {}
         acquired: dict[str, Acquired] = {}
+        warnings: list[str] = []
         artifacts: dict[str, ArtifactRecord] = {}
 
         def get(source: DataSource, kind: str) -> Acquired:
@@ -296,6 +299,12 @@ def run_pipeline(
                                       force=force, records=artifacts)
             cached_osm = CachedRead(osm_source, cache, "osm-records.pickle",
                                     record_inputs(osm_source, osm, config, {}), force=force, records=artifacts)
+            gtfs_path, cached_gtfs = None, None
+            if config.get("GTFS_SOURCE"):
+                gtfs_path, cached_gtfs = _optional_gtfs(
+                    plugins, config, cache, force=force, offline=offline, on_progress=on_progress,
+                    acquired=acquired, artifacts=artifacts, warnings=warnings,
+                )
             strategies = plugins.strategies_for(
                 config.get("MATCHING_STRATEGIES"), config.get("MATCHING_PROFILE") or {}
             )
@@ -305,11 +314,15 @@ def run_pipeline(
                 strategies=strategies, region=region,
                 profile=config.get("MATCHING_PROFILE") or {},
                 on_stage=stage_notifier(plugins, run_id),
+                # Reviewers' manual links feed the first matching stage.
+                context={"manual_links": manual_links(db.session())},
+                gtfs_path=gtfs_path, gtfs_source=cached_gtfs,
+                problem_thresholds=ProblemThresholds.from_mapping(config.get("PROBLEM_THRESHOLDS")),
             )
             phases["match"] = round(time.perf_counter() - t0, 3)
             phases["artifacts"] = {name: record.decision for name, record in artifacts.items()}
             t0 = time.perf_counter()
-            counts = publish_snapshot(db.engine, result, run_id, sources_meta)
+            counts, lifecycle = publish_snapshot(db.engine, result, run_id, sources_meta)
             phases["publish"] = round(time.perf_counter() - t0, 3)
         except Exception as exc:
             db.session.rollback()
@@ -321,11 +334,14 @@ def run_pipeline(
             log.error("pipeline run failed", extra={"error": str(exc)})
             raise
         summary = dict(
-            result.summary, published=counts, run_id=run_id,
+            result.summary, published=counts, run_id=run_id, changes=lifecycle.changes, warnings=warnings,
             sources={kind: item.to_dict() for kind, item in acquired.items()},
             artifacts={name: record.to_dict() for name, record in artifacts.items()},
         )
+        db.session.expire_all()  # the lifecycle changed review rows through another connection
+        run = db.session.get(PipelineRun, run.id) or run
         run.status = "succeeded"
+        run.changes = lifecycle.changes
         run.phases = phases
         run.summary = summary
         run.finished_at = datetime.now(UTC)
@@ -349,3 +365,33 @@ def describe_sources(config: Mapping[str, Any], plugins: Plugins, *, probe_serve
         reports.append({"kind": configured.kind, "plugin": configured.plugin,
                         "plugin_registered": cls is not None, **report})
     return reports
+
+
+def _optional_gtfs(
+    plugins: Plugins,
+    config: Mapping[str, Any],
+    cache: ArtifactCache,
+    *,
+    force: bool,
+    offline: bool,
+    on_progress: ProgressCallback | None,
+    acquired: dict[str, Acquired],
+    artifacts: dict[str, ArtifactRecord],
+    warnings: list[str],
+) -> tuple[Path | None, DataSource | None]:
+    """The timetable enriches matching (route evidence) but is not required: when it cannot be
+    had, the run goes on without it and says so in its warnings."""
+    from .routes import gtfs_location
+
+    location = gtfs_location(str(config["GTFS_SOURCE"]))
+    try:
+        source = plugins.source(source_plugin_name(config, "gtfs"), config, "gtfs")
+        item = acquire(source, location, config, force=force, offline=offline, on_progress=on_progress)
+    except StopsyncError as exc:
+        warnings.append(f"timetable not used: {exc.message}")
+        log.warning("timetable not used", extra={"error": exc.message})
+        return None, None
+    acquired["gtfs"] = item
+    cached = CachedRead(source, cache, "gtfs-feed.pickle", record_inputs(source, item, config, {}),
+                        force=force, records=artifacts)
+    return item.path, cached

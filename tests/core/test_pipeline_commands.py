@@ -28,11 +28,11 @@ def _match(tmp_path: Path, real_data: Path, *extra: str, **config: object) -> tu
     return result, out
 
 
-def test_match_writes_the_four_files_without_a_database(tmp_path: Path, real_data: Path) -> None:
+def test_match_writes_its_files_without_a_database(tmp_path: Path, real_data: Path) -> None:
     result, out = _match(tmp_path, real_data, "--border", str(real_data / "switzerland.geojson"))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "matches.csv", "summary.json", "unmatched_atlas.csv", "unmatched_osm.csv"]
+        "matches.csv", "problems.csv", "summary.json", "unmatched_atlas.csv", "unmatched_osm.csv"]
     assert not (tmp_path / "unused.db").exists()  # no database was touched
     with (out / "matches.csv").open() as handle:
         rows = list(csv.DictReader(handle))

@@ -56,7 +56,8 @@ def test_sources_before_and_after_a_run(app: Flask, server: FileServer, real_dat
     result = invoke(app, "run")
     assert result.exit_code == 0, result.output
     assert "source atlas: missing" in result.output and "artifact atlas-records.pickle: missing" in result.output
-    assert [r["path"] for r in server.requests] == ["/" + ATLAS]  # GTFS is listed, not run
+    assert [r["path"] for r in server.requests] == ["/" + ATLAS, "/" + GTFS]
+    assert "source gtfs: missing" in result.output and "artifact gtfs-feed.pickle: missing" in result.output
     server.requests.clear()
 
     after = sources_json(app)
@@ -68,7 +69,7 @@ def test_sources_before_and_after_a_run(app: Flask, server: FileServer, real_dat
     assert atlas["remote_validators"] == {"etag": server.etag(ATLAS), "content_length": len(content),
                                           "last_modified": atlas["validators"]["last_modified"]}
     assert after["osm"]["decision"] == "hit" and after["osm"]["cache"]["path"] == str(real_data / "osm_sample.xml")
-    assert after["gtfs"]["decision"] == "missing"
+    assert after["gtfs"]["decision"] == "hit"
     assert server.full_gets() == [] and len(server.ranged_gets()) == 2  # atlas and gtfs
 
     server.set_file(ATLAS, content + b"\n")
@@ -102,7 +103,7 @@ def test_sources_text_output(app: Flask, server: FileServer) -> None:
     assert f"atlas: {server.url(ATLAS)} [url, plugin atlas-csv]" in result.output
     assert "a run now: hit (server validators unchanged)" in result.output
     assert f"etag={server.etag(ATLAS)}" in result.output
-    assert "gtfs:" in result.output and "cache: none" in result.output
+    assert f"gtfs: {server.url(GTFS)} [url, plugin gtfs-zip]" in result.output
 
 
 def test_sources_lists_a_plugin_fetched_source_and_a_missing_file(tmp_path: Path, real_data: Path) -> None:
@@ -122,7 +123,7 @@ def test_run_force_and_offline(app: Flask, server: FileServer) -> None:
     forced = invoke(app, "run", "--force")
     assert forced.exit_code == 0, forced.output
     assert "source atlas: forced" in forced.output and "artifact osm-records.pickle: forced" in forced.output
-    assert len(server.full_gets()) == 1
+    assert [r["path"] for r in server.full_gets()] == ["/" + ATLAS, "/" + GTFS]
     server.requests.clear()
     server.mode = "500"  # offline never asks
     offline = invoke(app, "run", "--offline")

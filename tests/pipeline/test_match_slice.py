@@ -115,7 +115,7 @@ def test_summary_counts(sample_result: MatchResult) -> None:
     assert matching["unmatched_reasons"] == {"no_osm_within_50m": 0, "no_candidate": 0,
                                              "contradicting_platform_code": 0, "ambiguous": 1}
     assert matching["stop_units"] == {"single": 74, "pair": 23, "trio": 0}
-    assert set(summary["stages"]) == {"parse_atlas", "parse_osm", "match", "summary"}
+    assert set(summary["stages"]) == {"parse_atlas", "parse_osm", "match", "problems", "summary"}
     assert summary["duration_s"] >= 0
     assert summary["peak_rss_mb"] > 10
     json.dumps(summary)  # must be JSON-serialisable as it is
@@ -124,7 +124,7 @@ def test_summary_counts(sample_result: MatchResult) -> None:
 def test_stages_are_reported_in_order(atlas_sample: Path, osm_sample: Path) -> None:
     stages: list[tuple[str, dict[str, Any]]] = []
     run_sample(atlas_sample, osm_sample, None, stages)
-    assert [name for name, _ in stages] == ["parse_atlas", "parse_osm", "match", "summary"]
+    assert [name for name, _ in stages] == ["parse_atlas", "parse_osm", "match", "problems", "summary"]
     assert all("duration_s" in stats for _, stats in stages)
     assert stages[0][1]["funnel"][2] == {"step": "inside_region", "count": 40, "skipped": True}
     assert stages[2][1]["strategies"][0]["name"] == "exact_reference"
@@ -139,7 +139,7 @@ def test_region_reaches_the_atlas_source(atlas_sample: Path, osm_sample: Path) -
 
 def test_write_outputs(sample_result: MatchResult, tmp_path: Path) -> None:
     paths = write_outputs(sample_result, tmp_path / "out")
-    assert set(paths) == {"matches", "unmatched_atlas", "unmatched_osm", "summary"}
+    assert set(paths) == {"matches", "unmatched_atlas", "unmatched_osm", "problems", "summary"}
     with paths["matches"].open(encoding="utf-8", newline="") as handle:
         matches = list(csv.DictReader(handle))
     assert len(matches) == 98
@@ -162,8 +162,15 @@ def test_write_outputs(sample_result: MatchResult, tmp_path: Path) -> None:
     assert "node/11552206970" in {r["osm_id"] for r in unmatched_osm}
     assert json.loads(paths["summary"].read_text(encoding="utf-8")) == sample_result.summary
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "matches.csv", "summary.json", "unmatched_atlas.csv", "unmatched_osm.csv",
+        "matches.csv", "problems.csv", "summary.json", "unmatched_atlas.csv", "unmatched_osm.csv",
     ]  # no temporary files left behind
+    with paths["problems"].open(encoding="utf-8", newline="") as handle:
+        problems = list(csv.DictReader(handle))
+    assert len(problems) == sample_result.summary["problems"]["total"]
+    assert {"key", "type", "priority", "sloid", "osm_id", "side", "evidence"} <= set(problems[0])
+    # Bex, Vasselin: no OSM element carries its UIC (its node has no uic_ref): a P1 unmatched problem.
+    assert ("unmatched_atlas", "1", "ch:1:sloid:10409:0:1001") in {
+        (p["type"], p["priority"], p["sloid"]) for p in problems}
 
 
 def test_failed_write_keeps_the_previous_file(sample_result: MatchResult, tmp_path: Path) -> None:
