@@ -144,6 +144,8 @@ def run_command(force: bool, offline: bool, region_name: str | None, bbox: str |
         _fail(error)
         return
     _print_decisions(summary)
+    for warning in summary.get("warnings") or []:
+        click.echo(f"warning: {warning}", err=True)
     _print_summary(summary)
     click.echo("published: " + json.dumps(summary.get("published", {}), sort_keys=True))
 

@@ -39,7 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "BBOX": None,
     # Problem thresholds overriding stopsync.pipeline.problems.ProblemThresholds.
     "PROBLEM_THRESHOLDS": {},
-    "GTFS_SOURCE": None,  # URL or path of a GTFS feed (ZIP); None: no timetable input
+    # "timetable": the national GTFS feed of the current timetable year; or a URL or a path;
+    # None: no timetable (no route evidence). An unreachable timetable only warns.
+    "GTFS_SOURCE": "timetable",
     "OVERPASS_URL": "https://overpass-api.de/api/interpreter",
     "OVERPASS_AREA": "ISO3166-1=CH",  # the runner sets it from the region
     "OVERPASS_BBOX": None,

@@ -43,6 +43,8 @@ def base_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "LOG_FORMAT": "text",
         "MATCHING_STRATEGIES": None,
+        # Tests never download the national timetable; those that need GTFS name a file.
+        "GTFS_SOURCE": None,
     }
     config.update(overrides)
     return config

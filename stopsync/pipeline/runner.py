@@ -106,6 +106,10 @@ def configured_sources(config: Mapping[str, Any]) -> list[ConfiguredSource]:
     for kind in ("border", "atlas", "osm", "gtfs"):
         location = config.get(f"{kind.upper()}_SOURCE")
         if location:
+            if kind == "gtfs":
+                from .routes import gtfs_location
+
+                location = gtfs_location(str(location))
             found.append(ConfiguredSource(kind, str(location), source_plugin_name(config, kind)))
     return found
 

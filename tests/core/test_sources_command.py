@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,35 @@ def test_run_fails_on_a_bad_answer_and_keeps_the_cache(app: Flask, server: FileS
     assert result.exit_code == 1
     assert "data source 'atlas-csv' is unavailable: " in result.output and message in result.output
     assert sources_json(app, "--no-probe")["atlas"]["cache"] == cached
+
+
+def test_the_default_timetable_is_the_current_years_feed(tmp_path: Path, real_data: Path) -> None:
+    app = make_app("sqlite", tmp_path, **sample_sources(real_data), GTFS_SOURCE="timetable")
+    reports = {r["kind"]: r for r in json.loads(invoke(app, "sources", "--json", "--no-probe").output)}
+    assert re.fullmatch(r"https://data\.opentransportdata\.swiss/dataset/timetable-20\d\d-gtfs2020/permalink",
+                        reports["gtfs"]["location"])
+    dispose(app)
+
+
+def test_an_unreachable_timetable_only_warns(tmp_path: Path, real_data: Path) -> None:
+    app = make_app("sqlite", tmp_path, **sample_sources(real_data), GTFS_SOURCE="http://127.0.0.1:9/gtfs.zip",
+                   HTTP_TIMEOUT_S=2)
+    result = invoke(app, "run")
+    assert result.exit_code == 0, result.output
+    summary_warnings = run_summary(app)["warnings"]
+    assert len(summary_warnings) == 1 and "timetable not used" in summary_warnings[0]
+    assert "cannot reach http://127.0.0.1:9/gtfs.zip" in summary_warnings[0]
+    assert "warning: timetable not used" in result.output
+    dispose(app)
+
+
+def run_summary(app: Flask) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from stopsync.extensions import db
+    from stopsync.models import PipelineRun
+
+    with app.app_context():
+        run = db.session.scalars(sa.select(PipelineRun).order_by(PipelineRun.id.desc())).first()
+        assert run is not None
+        return dict(run.summary)
