@@ -10,7 +10,7 @@ Everything here lives in the durable ``review_*`` tables.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +18,46 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..models import Decision, ProblemState
+from ..errors import BadRequestError
+from ..models import AuditLogEntry, Decision, ProblemState
 from .problems import Problem
 
 OPEN_STATUSES = ("new", "persisting", "reopened", "decided")
 MANUAL_LINK = "manual_link"
+
+# What a reviewer can conclude, per problem type (DOMAIN.md §5), plus the states every type has.
+GENERAL_DECISIONS = ("false_positive", "skip", "fixed")
+DECISION_KINDS: dict[str, tuple[str, ...]] = {
+    "distance": ("atlas_correct", "osm_correct", "both_correct", "not_a_match"),
+    "attributes": ("use_atlas", "use_osm", "per_attribute"),
+    "unmatched_atlas": ("missing_in_osm", "should_be_deleted"),
+    "unmatched_osm": ("missing_in_atlas", "should_be_deleted"),
+    "duplicate_atlas": ("keep", "delete"),
+    "duplicate_osm": ("keep", "delete"),
+    "route_contradiction": ("link_correct", "not_a_match"),
+}
+# "per_attribute" carries {"attribute": "use_atlas" | "use_osm", ...} in the decision value.
+ATTRIBUTE_CHOICES = ("use_atlas", "use_osm")
+
+
+def check_decision(kind: str, problem_type: str | None, value: Mapping[str, Any]) -> None:
+    """Refuse a decision that does not fit its problem type, naming what would."""
+    if problem_type is None:
+        if kind != MANUAL_LINK:
+            raise BadRequestError(f"a decision without a problem must be {MANUAL_LINK!r}", parameter="kind")
+        return
+    allowed = (*DECISION_KINDS.get(problem_type, ()), *GENERAL_DECISIONS)
+    if kind not in allowed:
+        raise BadRequestError(
+            f"decision {kind!r} does not fit a {problem_type} problem; use one of {', '.join(allowed)}",
+            parameter="kind",
+        )
+    if kind == "per_attribute":
+        bad = {k: v for k, v in value.items() if v not in ATTRIBUTE_CHOICES}
+        if not value or bad:
+            raise BadRequestError(
+                "per_attribute needs {attribute: use_atlas|use_osm} for each attribute", parameter="value"
+            )
 
 
 @dataclass
@@ -130,7 +165,11 @@ def record_decision(
     now: datetime | None = None,
 ) -> Decision:
     """Add a decision; an earlier active decision on the same problem (or the same manual link
-    target) is superseded, never overwritten, so the history stays complete."""
+    target) is superseded, never overwritten, so the history stays complete. Every decision is
+    also written to the audit log."""
+    check_decision(kind, problem.type if problem else None, value or {})
+    if problem is None and not (sloid and osm_id):
+        raise BadRequestError("a manual link needs both a SLOID and an OSM id", parameter="osm_id")
     now = now or datetime.now(UTC)
     query = sa.select(Decision).where(Decision.superseded_at.is_(None))
     if problem is not None:
@@ -148,4 +187,8 @@ def record_decision(
         evidence_fingerprint=problem.fingerprint if problem else None,
     )
     session.add(decision)
+    session.add(AuditLogEntry(
+        at=now, actor=str(author_id) if author_id is not None else "system", action=f"decide:{kind}",
+        target=problem.key if problem else f"{sloid}|{osm_id}", details={"value": value or {}},
+    ))
     return decision

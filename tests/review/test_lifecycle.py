@@ -96,3 +96,28 @@ def test_a_resolved_problem_that_returns_is_new_again(app: Flask) -> None:
         assert again["status"] == {a.key: "new"}
         state = db.session.get(ProblemState, a.key)
         assert state is not None and state.first_seen_run == "run1" and state.resolved_run is None
+
+
+def test_decision_kinds_fit_their_problem_type(app: Flask) -> None:
+    import pytest
+
+    from stopsync.errors import BadRequestError
+    from stopsync.models import AuditLogEntry
+
+    a = prob("distance", "s1", "node/1", 2, "f1")
+    attrs = prob("attributes", "s1", "node/1", 1, "f2")
+    with app.app_context():
+        with pytest.raises(BadRequestError, match="does not fit a distance problem"):
+            record_decision(db.session, kind="keep", problem=a)
+        with pytest.raises(BadRequestError, match="per_attribute needs"):
+            record_decision(db.session, kind="per_attribute", problem=attrs, value={"name": "maybe"})
+        with pytest.raises(BadRequestError, match="manual_link"):
+            record_decision(db.session, kind="not_a_match", sloid="s1", osm_id="node/1")
+        with pytest.raises(BadRequestError, match="both a SLOID and an OSM id"):
+            record_decision(db.session, kind="manual_link", sloid="s1")
+        record_decision(db.session, kind="false_positive", problem=a)
+        record_decision(db.session, kind="per_attribute", problem=attrs, value={"name": "use_atlas"})
+        db.session.commit()
+        audit = db.session.scalars(sa.select(AuditLogEntry).order_by(AuditLogEntry.id)).all()
+        assert [(e.action, e.target) for e in audit] == [("decide:false_positive", a.key),
+                                                         ("decide:per_attribute", attrs.key)]

@@ -35,7 +35,7 @@ def add_reviews() -> None:
     from stopsync.pipeline.problems import Problem
 
     first = problems[0]
-    record_decision(db.session, kind="missing_in_osm", author_id=reviewer.id, problem=Problem(
+    record_decision(db.session, kind="false_positive", author_id=reviewer.id, problem=Problem(
         first.problem_key, first.type, first.priority, first.sloid, first.osm_id, first.side,
         first.side_reason, first.evidence, first.fingerprint))
     record_decision(db.session, kind="manual_link", sloid="ch:1:sloid:10409:0:1001", osm_id="node/11552206970",
