@@ -73,7 +73,10 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from .cli import pipeline_cli, plugins_cli
+    from .evaluation.cli import evaluate_command, generate_command
 
+    pipeline_cli.add_command(evaluate_command)
+    pipeline_cli.add_command(generate_command)
     app.cli.add_command(pipeline_cli)
     app.cli.add_command(plugins_cli)
     for commands in app.extensions[EXTENSION_KEY].hook.stopsync_register_cli_commands():
