@@ -40,11 +40,20 @@ DECISION_KINDS: dict[str, tuple[str, ...]] = {
 ATTRIBUTE_CHOICES = ("use_atlas", "use_osm")
 
 
+# Decisions on an entity (a SLOID, an OSM element, or a pair of both) rather than one problem;
+# they cover every current and future problem of that entity whose type they fit.
+ENTITY_DECISIONS = (MANUAL_LINK, "not_a_match", "should_be_deleted", "missing_in_osm", "missing_in_atlas",
+                    *GENERAL_DECISIONS)
+
+
 def check_decision(kind: str, problem_type: str | None, value: Mapping[str, Any]) -> None:
     """Refuse a decision that does not fit its problem type, naming what would."""
     if problem_type is None:
-        if kind != MANUAL_LINK:
-            raise BadRequestError(f"a decision without a problem must be {MANUAL_LINK!r}", parameter="kind")
+        if kind not in ENTITY_DECISIONS:
+            raise BadRequestError(
+                f"decision {kind!r} needs a problem; on an entity use one of {', '.join(ENTITY_DECISIONS)}",
+                parameter="kind",
+            )
         return
     allowed = (*DECISION_KINDS.get(problem_type, ()), *GENERAL_DECISIONS)
     if kind not in allowed:
@@ -98,14 +107,16 @@ def apply_lifecycle(
     now = now or datetime.now(UTC)
     states = {s.problem_key: s for s in session.scalars(sa.select(ProblemState))}
     decisions = active_decisions(session)
-    decision_for = {d.problem_key: d for d in sorted(decisions, key=lambda d: d.created_at) if d.problem_key}
+    ordered = sorted(decisions, key=lambda d: d.created_at)
+    decision_for = {d.problem_key: d for d in ordered if d.problem_key}
+    entity_decisions = {(d.sloid, d.osm_id): d for d in ordered if not d.problem_key and d.kind != MANUAL_LINK}
     result = LifecycleResult()
     events: list[tuple[str, str, int]] = []
     seen: set[str] = set()
     for problem in problems:
         seen.add(problem.key)
         state = states.get(problem.key)
-        decision = decision_for.get(problem.key)
+        decision = decision_for.get(problem.key) or _entity_decision(entity_decisions, problem)
         if decision is not None:
             valid = decision.evidence_fingerprint in (None, problem.fingerprint)
             status = "decided" if valid else "reopened"
@@ -142,6 +153,17 @@ def apply_lifecycle(
     return result
 
 
+def _entity_decision(decisions: Mapping[tuple[str | None, str | None], Decision],
+                     problem: Problem) -> Decision | None:
+    """A decision on the problem's entity whose kind fits the problem's type."""
+    fits = (*DECISION_KINDS.get(problem.type, ()), *GENERAL_DECISIONS)
+    for key in ((problem.sloid, problem.osm_id), (problem.sloid, None), (None, problem.osm_id)):
+        decision = decisions.get(key)
+        if decision is not None and decision.kind in fits and key != (None, None):
+            return decision
+    return None
+
+
 def manual_links(session: Session) -> list[dict[str, str]]:
     """Reviewers' manual links for the matching engine's first stage (orphaned ones skipped)."""
     rows = session.scalars(
@@ -168,14 +190,19 @@ def record_decision(
     target) is superseded, never overwritten, so the history stays complete. Every decision is
     also written to the audit log."""
     check_decision(kind, problem.type if problem else None, value or {})
-    if problem is None and not (sloid and osm_id):
-        raise BadRequestError("a manual link needs both a SLOID and an OSM id", parameter="osm_id")
+    if problem is None and kind in (MANUAL_LINK, "not_a_match") and not (sloid and osm_id):
+        raise BadRequestError(f"{kind} needs both a SLOID and an OSM id", parameter="osm_id")
+    if problem is None and not (sloid or osm_id):
+        raise BadRequestError("a decision needs a problem, a SLOID or an OSM id", parameter="sloid")
     now = now or datetime.now(UTC)
     query = sa.select(Decision).where(Decision.superseded_at.is_(None))
     if problem is not None:
         query = query.where(Decision.problem_key == problem.key)
     else:
-        query = query.where(Decision.problem_key.is_(None), Decision.kind == kind, Decision.sloid == sloid)
+        # One active entity decision per entity (or pair); a new one supersedes it.
+        query = query.where(Decision.problem_key.is_(None), Decision.sloid.is_(sloid) if sloid is None
+                            else Decision.sloid == sloid, Decision.osm_id.is_(osm_id) if osm_id is None
+                            else Decision.osm_id == osm_id)
     for older in session.scalars(query):
         older.superseded_at = now
     decision = Decision(

@@ -111,13 +111,27 @@ def test_decision_kinds_fit_their_problem_type(app: Flask) -> None:
             record_decision(db.session, kind="keep", problem=a)
         with pytest.raises(BadRequestError, match="per_attribute needs"):
             record_decision(db.session, kind="per_attribute", problem=attrs, value={"name": "maybe"})
-        with pytest.raises(BadRequestError, match="manual_link"):
-            record_decision(db.session, kind="not_a_match", sloid="s1", osm_id="node/1")
+        with pytest.raises(BadRequestError, match="needs a problem"):
+            record_decision(db.session, kind="keep", sloid="s1")
         with pytest.raises(BadRequestError, match="both a SLOID and an OSM id"):
             record_decision(db.session, kind="manual_link", sloid="s1")
+        with pytest.raises(BadRequestError, match="a problem, a SLOID or an OSM id"):
+            record_decision(db.session, kind="skip")
         record_decision(db.session, kind="false_positive", problem=a)
         record_decision(db.session, kind="per_attribute", problem=attrs, value={"name": "use_atlas"})
         db.session.commit()
         audit = db.session.scalars(sa.select(AuditLogEntry).order_by(AuditLogEntry.id)).all()
         assert [(e.action, e.target) for e in audit] == [("decide:false_positive", a.key),
                                                          ("decide:per_attribute", attrs.key)]
+
+
+def test_an_entity_decision_covers_the_entitys_problems(app: Flask) -> None:
+    unmatched = prob("unmatched_atlas", "s7", None, 1, "f1")
+    distance = prob("distance", "s7", "node/7", 2, "f2")
+    with app.app_context():
+        publish("run1", [unmatched], {"s7"}, {"node/7"}, 1)
+        record_decision(db.session, kind="should_be_deleted", sloid="s7")
+        db.session.commit()
+        # It fits the unmatched problem, not a distance problem of the same platform.
+        second = publish("run2", [unmatched, distance], {"s7"}, {"node/7"}, 2)
+        assert second["status"] == {unmatched.key: "decided", distance.key: "new"}
