@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from stopsync.extensions import db
-from stopsync.models import AuditLogEntry, Decision, Note, ProblemRow, ProblemState, User
+from stopsync.models import AuditLogEntry, Decision, MatchRow, Note, ProblemRow, ProblemState, User
 from stopsync.pipeline.lifecycle import record_decision
 from stopsync.pipeline.runner import run_pipeline
 
@@ -61,6 +61,11 @@ def test_reviews_survive_a_full_reimport(app: Flask, real_data: Path) -> None:
         statuses = {row.status for row in db.session.scalars(sa.select(ProblemRow))}
     assert after == before
     assert states and {"decided", "persisting"} <= statuses
+    with app.app_context():
+        # The reviewer's manual link fed the first matching stage of the second run.
+        method = db.session.scalar(sa.select(MatchRow.method).where(
+            MatchRow.sloid == "ch:1:sloid:10409:0:1001", MatchRow.osm_id == "node/11552206970"))
+    assert method == "manual_links"
 
 
 def test_a_failed_run_leaves_reviews_and_snapshot_alone(app: Flask, real_data: Path, tmp_path: Path) -> None:
