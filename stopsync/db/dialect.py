@@ -7,11 +7,16 @@ table; embedded SQLite has no geometry column and answers spatial questions from
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from .locks import DatabaseRunLock
+    from .publication import SnapshotPublisher
 
 SRID = 4326
 # Tables that carry a point: the ones bbox queries read.
@@ -79,8 +84,12 @@ def bbox_clause(
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic autogenerate filter: ignore PostGIS's own tables and the generated geom columns."""
     if type_ == "table":
+        from .publication import SQLITE_PREVIOUS_SUFFIX
+
         schema = getattr(obj, "schema", None)
-        return name not in POSTGIS_OWN_TABLES and schema not in POSTGIS_OWN_SCHEMAS
+        # SQLite keeps the previous snapshot for rollback beside the published tables.
+        kept = bool(name and name.endswith(SQLITE_PREVIOUS_SUFFIX))
+        return name not in POSTGIS_OWN_TABLES and schema not in POSTGIS_OWN_SCHEMAS and not kept
     if type_ == "column" and name == "geom":
         return False
     # The spatial indexes exist per backend (see add_spatial_support), not in the models.
@@ -100,3 +109,40 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+def grid_cell_columns(
+    bind: Engine | Connection, table: sa.FromClause, cell_degrees: float
+) -> tuple[sa.ColumnElement[int], sa.ColumnElement[int]]:
+    """Integer grid coordinates (x, y) of each row's point on a grid of ``cell_degrees``.
+
+    Cells are counted from (-180, -90) so that both coordinates are non-negative. PostgreSQL
+    needs ``floor`` (its integer cast rounds); SQLite's integer cast truncates, which for
+    non-negative values is the floor, and SQLite may lack the math functions.
+    """
+    x = (table.c.lon + 180.0) / cell_degrees
+    y = (table.c.lat + 90.0) / cell_degrees
+    if is_postgres(bind):
+        return sa.cast(sa.func.floor(x), sa.Integer), sa.cast(sa.func.floor(y), sa.Integer)
+    return sa.cast(x, sa.Integer), sa.cast(y, sa.Integer)
+
+
+
+def snapshot_publisher(
+    engine: Engine, tables: dict[str, sa.Table], *, lock_timeout_s: float = 10.0
+) -> SnapshotPublisher:
+    """The publication strategy of the backend (see :mod:`stopsync.db.publication`)."""
+    from .publication import PostgresPublisher, SqlitePublisher
+
+    cls = PostgresPublisher if is_postgres(engine) else SqlitePublisher
+    return cls(engine, tables, lock_timeout_s=lock_timeout_s)
+
+
+def database_run_lock(engine: Engine, instance_path: str | Path) -> DatabaseRunLock:
+    """The run lock when there is no Redis: a PostgreSQL advisory lock (one per database,
+    across hosts) or a file lock in the instance folder (SQLite lives on one host)."""
+    from .locks import AdvisoryRunLock, FileRunLock
+
+    if is_postgres(engine):
+        return AdvisoryRunLock(engine.url)
+    return FileRunLock(Path(instance_path) / "pipeline-run.lock")

@@ -1,0 +1,269 @@
+"""Stops in a bounding box, one stop's details, a random stop and the largest distances."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, request
+
+from ...db.dialect import bbox_clause
+from ...errors import BadRequestError, NotFoundError
+from ...extensions import db
+from ...models import Decision, Note, OsmStopUnitRow
+from . import bp
+from .cache import current_run_id
+from .cursor import cursor_value, decode_cursor, encode_cursor, query_fingerprint
+from .filters import ATLAS, LINKS, OSM, PROBLEMS, STOP_FILTER_PARAMETERS, StopFilters
+from .params import BBox, parse_bbox, parse_choice, parse_choices, parse_limit, reject_unknown
+from .serialize import (
+    atlas_item,
+    editor_urls,
+    iso_utc,
+    json_response,
+    link_feature,
+    link_item,
+    osm_item,
+    point_feature,
+    problem_item,
+)
+
+LAYERS = ("atlas", "osm", "link")
+FORMATS = ("geojson", "json")
+STOPS_PARAMETERS = ("bbox", "limit", "layers", "cursor", "format", *STOP_FILTER_PARAMETERS)
+RANDOM_PARAMETERS = ("bbox", "layers", *STOP_FILTER_PARAMETERS)
+LARGEST_DISTANCES_PARAMETERS = ("limit", "bbox", *STOP_FILTER_PARAMETERS)
+LARGEST_DISTANCES_MAX = 1000
+
+SLOID_PATTERN = re.compile(r"ch:\d{1,4}:sloid:\d{1,10}(?::[0-9A-Za-z]{0,20}){0,4}")
+OSM_ID_PATTERN = re.compile(r"(node|way|relation)/([1-9]\d{0,18})")
+MAX_OSM_ID = 2**63 - 1
+
+
+def atlas_select() -> sa.Select[Any]:
+    return sa.select(ATLAS.c.sloid, ATLAS.c.number, ATLAS.c.designation, ATLAS.c.name, ATLAS.c.operator,
+                     ATLAS.c.matched, ATLAS.c.lon, ATLAS.c.lat)
+
+
+def osm_select() -> sa.Select[Any]:
+    return sa.select(OSM.c.osm_id, OSM.c.kind, OSM.c.name, OSM.c.uic_ref, OSM.c.local_ref, OSM.c.matched,
+                     OSM.c.lon, OSM.c.lat)
+
+
+def link_select() -> sa.Select[Any]:
+    return (
+        sa.select(LINKS.c.sloid, LINKS.c.osm_id, LINKS.c.method, LINKS.c.distance_m,
+                  ATLAS.c.lat.label("a_lat"), ATLAS.c.lon.label("a_lon"),
+                  OSM.c.lat.label("o_lat"), OSM.c.lon.label("o_lon"))
+        .select_from(LINKS.join(ATLAS, ATLAS.c.sloid == LINKS.c.sloid).join(OSM, OSM.c.osm_id == LINKS.c.osm_id))
+    )
+
+
+def layer_query(layer: str, filters: StopFilters, bbox: BBox | None) -> sa.Select[Any]:
+    """The filtered query of one layer, in its stable paging order. A link is in view when its
+    ATLAS end is (links are short)."""
+    if layer == "atlas":
+        query = atlas_select().where(*filters.atlas_clauses()).order_by(ATLAS.c.sloid)
+        table = ATLAS
+    elif layer == "osm":
+        query = osm_select().where(*filters.osm_clauses()).order_by(OSM.c.osm_id)
+        table = OSM
+    else:
+        query = link_select().where(*filters.link_clauses()).order_by(LINKS.c.sloid, LINKS.c.osm_id)
+        table = ATLAS
+    if bbox is not None:
+        query = query.where(bbox_clause(db.engine, table, bbox))
+    return query
+
+
+def _after(layer: str, query: sa.Select[Any], position: dict[str, Any]) -> sa.Select[Any]:
+    if layer == "atlas":
+        return query.where(ATLAS.c.sloid > cursor_value(position, "atlas", str))
+    if layer == "osm":
+        return query.where(OSM.c.osm_id > cursor_value(position, "osm", str))
+    last = cursor_value(position, "link", str, length=2)
+    return query.where(sa.tuple_(LINKS.c.sloid, LINKS.c.osm_id) > sa.tuple_(*last))
+
+
+def _last_key(layer: str, item: dict[str, Any]) -> Any:
+    return [item["sloid"], item["osm_id"]] if layer == "link" else item["id"]
+
+
+ITEM = {"atlas": atlas_item, "osm": osm_item, "link": link_item}
+
+
+def wants_plain_json(raw_format: str | None) -> bool:
+    """``format=json`` or an ``Accept`` header preferring plain JSON; GeoJSON otherwise."""
+    if raw_format is not None:
+        return parse_choice(raw_format, FORMATS, "format", "geojson") == "json"
+    best = request.accept_mimetypes.best_match(["application/geo+json", "application/json"])
+    return best == "application/json"
+
+
+@bp.get("/stops")
+def stops() -> Any:
+    """Stops in a bounding box: ATLAS platforms, OSM elements and the links between them.
+    ``truncated`` says that a layer hit ``limit``; ``next_cursor`` continues every truncated
+    layer (and only those)."""
+    args = request.args
+    reject_unknown(args, STOPS_PARAMETERS)
+    bbox = parse_bbox(args.get("bbox"))
+    limit = parse_limit(args.get("limit"), current_app.config["API_DEFAULT_LIMIT"],
+                        current_app.config["API_MAX_LIMIT"])
+    layers = parse_choices(args.get("layers"), LAYERS, "layers")
+    plain = wants_plain_json(args.get("format"))
+    filters = StopFilters.from_args(args)
+    run_id = current_run_id()
+    fingerprint = query_fingerprint([("bbox", list(bbox)), ("layers", sorted(layers)), *filters.normalised()])
+    position = decode_cursor(args.get("cursor"), run_id, fingerprint)
+    if position is not None:
+        unknown = set(position) - set(layers)
+        if unknown or not position:
+            raise BadRequestError("cursor does not fit the requested layers", parameter="cursor")
+        layers = [layer for layer in layers if layer in position]
+
+    items: dict[str, list[dict[str, Any]]] = {}
+    next_position: dict[str, Any] = {}
+    for layer in layers:
+        query = layer_query(layer, filters, bbox)
+        if position is not None:
+            query = _after(layer, query, position)
+        rows = list(db.session.execute(query.limit(limit + 1)).all())
+        items[layer] = [ITEM[layer](row) for row in rows[:limit]]
+        if len(rows) > limit:
+            next_position[layer] = _last_key(layer, items[layer][-1])
+    next_cursor = encode_cursor(run_id, fingerprint, next_position) if next_position else None
+    common = {"bbox": list(bbox), "limit": limit, "truncated": bool(next_position), "next_cursor": next_cursor}
+    if plain:
+        return json_response({"atlas": items.get("atlas", []), "osm": items.get("osm", []),
+                              "links": items.get("link", []), **common})
+    features = [point_feature(item) for layer in ("atlas", "osm") for item in items.get(layer, [])]
+    features += [link_feature(item) for item in items.get("link", [])]
+    return json_response({"type": "FeatureCollection", "features": features, **common}, "application/geo+json")
+
+
+def parse_stop_id(raw: str) -> tuple[str, str]:
+    """(layer, key) of a SLOID or a typed OSM id; a 400 naming ``id`` otherwise."""
+    if SLOID_PATTERN.fullmatch(raw):
+        return "atlas", raw
+    match = OSM_ID_PATTERN.fullmatch(raw)
+    if match and int(match.group(2)) <= MAX_OSM_ID:
+        return "osm", raw
+    raise BadRequestError(
+        f"id {raw[:80]!r} is neither a SLOID (ch:1:sloid:...) nor an OSM id (node/123, way/45, relation/1)",
+        parameter="id",
+    )
+
+
+@bp.get("/stops/<path:id>")
+def stop_details(id: str) -> Any:
+    """One stop with both sides, every link and its evidence, problems, decisions and notes."""
+    reject_unknown(request.args, ())
+    layer, key = parse_stop_id(id)
+    link_rows = db.session.execute(
+        sa.select(LINKS.c.sloid, LINKS.c.osm_id, LINKS.c.method, LINKS.c.distance_m, LINKS.c.score,
+                  LINKS.c.evidence)
+        .where((LINKS.c.sloid if layer == "atlas" else LINKS.c.osm_id) == key)
+        .order_by(LINKS.c.sloid, LINKS.c.osm_id)
+    ).all()
+    sloids = {key} if layer == "atlas" else {row.sloid for row in link_rows}
+    osm_ids = {key} if layer == "osm" else {row.osm_id for row in link_rows}
+    atlas_rows = db.session.execute(atlas_select().add_columns(ATLAS.c.parent_sloid, ATLAS.c.valid_to)
+                                    .where(ATLAS.c.sloid.in_(sloids)).order_by(ATLAS.c.sloid)).all()
+    osm_rows = db.session.execute(osm_select().add_columns(OSM.c.tags)
+                                  .where(OSM.c.osm_id.in_(osm_ids)).order_by(OSM.c.osm_id)).all()
+    own = atlas_rows if layer == "atlas" else osm_rows
+    if not any((row.sloid if layer == "atlas" else row.osm_id) == key for row in own):
+        raise NotFoundError(f"no stop {key!r} in the published snapshot", parameter="id")
+
+    atlas = [{**atlas_item(row), "parent_sloid": row.parent_sloid, "valid_to": row.valid_to,
+              "urls": editor_urls("atlas", row.sloid, row.number)} for row in atlas_rows]
+    osm = [{**osm_item(row), "tags": row.tags or {}, "urls": editor_urls("osm", row.osm_id)} for row in osm_rows]
+    links = [{"sloid": row.sloid, "osm_id": row.osm_id, "method": row.method, "distance_m": row.distance_m,
+              "score": row.score, "evidence": row.evidence or {}} for row in link_rows]
+    problems = [problem_item(row) for row in db.session.execute(
+        sa.select(PROBLEMS).where(sa.or_(PROBLEMS.c.sloid.in_(sloids), PROBLEMS.c.osm_id.in_(osm_ids)))
+        .order_by(PROBLEMS.c.priority, PROBLEMS.c.type, PROBLEMS.c.problem_key)
+    ).all()]
+    return json_response({
+        "id": key, "layer": layer, "run_id": current_run_id(),
+        "atlas": atlas, "osm": osm, "links": links, "units": _units(osm_ids), "problems": problems,
+        "decisions": _decisions(sloids, osm_ids, {p["key"] for p in problems}),
+        "notes": _notes(sloids | osm_ids),
+    })
+
+
+def _units(osm_ids: set[str]) -> list[dict[str, Any]]:
+    """The stop units (single, pair, trio) the OSM elements belong to."""
+    if not osm_ids:
+        return []
+    units = OsmStopUnitRow.__table__
+    candidates = db.session.execute(
+        sa.select(units).where(sa.or_(*(units.c.unit_key.contains(osm_id, autoescape=True) for osm_id in osm_ids)))
+        .order_by(units.c.unit_key)
+    ).all()
+    return [{"key": row.unit_key, "kind": row.kind, "members": list(row.members or []),
+             "lon": round(row.lon, 7), "lat": round(row.lat, 7)}
+            for row in candidates if osm_ids & set(row.members or [])]
+
+
+def _decisions(sloids: set[str], osm_ids: set[str], problem_keys: set[str]) -> list[dict[str, Any]]:
+    table = Decision.__table__
+    rows = db.session.execute(
+        sa.select(table).where(sa.or_(table.c.sloid.in_(sloids), table.c.osm_id.in_(osm_ids),
+                                      table.c.problem_key.in_(problem_keys)))
+        .order_by(table.c.created_at, table.c.id)
+    ).all()
+    return [{"id": row.id, "kind": row.kind, "problem_key": row.problem_key, "problem_type": row.problem_type,
+             "sloid": row.sloid, "osm_id": row.osm_id, "value": row.value or {},
+             "created_at": iso_utc(row.created_at), "superseded_at": iso_utc(row.superseded_at),
+             "orphaned_at": iso_utc(row.orphaned_at), "current": row.superseded_at is None}
+            for row in rows]
+
+
+def _notes(keys: set[str]) -> list[dict[str, Any]]:
+    table = Note.__table__
+    rows = db.session.execute(
+        sa.select(table).where(table.c.entity_key.in_(keys)).order_by(table.c.created_at, table.c.id)
+    ).all()
+    return [{"id": row.id, "entity_type": row.entity_type, "entity_key": row.entity_key, "body": row.body,
+             "created_at": iso_utc(row.created_at)} for row in rows]
+
+
+@bp.get("/random")
+def random_stop() -> Any:
+    """A random stop (ATLAS platform or OSM element) under the filters; 404 when none qualifies."""
+    args = request.args
+    reject_unknown(args, RANDOM_PARAMETERS)
+    bbox = parse_bbox(args.get("bbox")) if "bbox" in args else None
+    layers = [layer for layer in parse_choices(args.get("layers"), ("atlas", "osm"), "layers")]
+    filters = StopFilters.from_args(args)
+    counts = {layer: db.session.execute(sa.select(sa.func.count()).select_from(
+        layer_query(layer, filters, bbox).order_by(None).subquery())).scalar_one() for layer in layers}
+    total = sum(counts.values())
+    if total == 0:
+        raise NotFoundError("no stop matches the filters")
+    pick = random.randrange(total)
+    for layer in layers:
+        if pick < counts[layer]:
+            row = db.session.execute(layer_query(layer, filters, bbox).offset(pick).limit(1)).one()
+            item = ITEM[layer](row)
+            return json_response({**item, "details": f"{bp.url_prefix}/stops/{item['id']}"})
+        pick -= counts[layer]
+    raise AssertionError("unreachable: pick lies below the total")  # pragma: no cover
+
+
+@bp.get("/largest-distances")
+def largest_distances() -> Any:
+    """The links whose two ends lie furthest apart, largest first."""
+    args = request.args
+    reject_unknown(args, LARGEST_DISTANCES_PARAMETERS)
+    limit = parse_limit(args.get("limit"), 100, LARGEST_DISTANCES_MAX)
+    bbox = parse_bbox(args.get("bbox")) if "bbox" in args else None
+    filters = StopFilters.from_args(args)
+    query = (layer_query("link", filters, bbox).order_by(None)
+             .order_by(LINKS.c.distance_m.desc(), LINKS.c.sloid, LINKS.c.osm_id).limit(limit))
+    items = [link_item(row) for row in db.session.execute(query).all()]
+    return json_response({"limit": limit, "links": items})
