@@ -13,7 +13,8 @@ Realism choices (all rates are per platform unless said otherwise; see ``Rates``
 - Platforms lie around the service point: bus platforms on both sides of a road 3-8 m off its
   centre line, staggered 15-30 m; rail platforms side by side 7-12 m apart along the track.
 - Designations per stop scheme: numbers (``1``, ``2``), letters (``A``, ``B``) or none.
-- OSM patterns: pair (platform + stop_position 2-6 m apart), platform only, stop_position
+- OSM patterns: pair (platform + stop_position 2-6 m apart, on a road within the platform's
+  own half of the carriageway), platform only, stop_position
   only, platform area (closed way of 4-6 nodes): 16/52/25/7 % on roads, 17/28/15/40 % on
   rail; for two-platform bus stops also trio (two side platforms + one stop_position, 25 %)
   and shared (one element for both directions, 15 %); missing: 2 % of stops entirely plus
@@ -374,8 +375,12 @@ class _Generator:
         # Stop positions lie towards the road (bus) or on the track (rail): across the stop axis.
         towards = -np.sign(plats.perp)
         towards = np.where(towards == 0, 1.0, towards)
-        across_pair = towards * rng.uniform(2.0, 6.0, size)
-        across_single = towards * rng.uniform(1.0, 4.0, size)
+        # On a road the stop_position lies in the platform's own lane: never beyond 1 m short of
+        # the centre line (the far lane is the other direction's). Rail keeps the full offset.
+        road = (stops.mode[plats.stop] == BUS) | (stops.mode[plats.stop] == TRAM)
+        lane_limit = np.where(road, np.maximum(np.abs(plats.perp) - 1.0, 1.0), np.inf)
+        across_pair = towards * np.minimum(rng.uniform(2.0, 6.0, size), lane_limit)
+        across_single = towards * np.minimum(rng.uniform(1.0, 4.0, size), lane_limit)
         sp_e_pair, sp_n_pair = across_pair * np.cos(theta), -across_pair * np.sin(theta)
         sp_e_one, sp_n_one = across_single * np.cos(theta), -across_single * np.sin(theta)
         rail = stops.mode[plats.stop] == RAIL

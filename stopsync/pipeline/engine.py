@@ -88,7 +88,7 @@ class MatchEngine:
                                 np.array([p.lon for p in self.atlas], dtype=float)).reshape(-1, 3)
         self.osm_xyz = to_xyz(np.array([e.lat for e in self.osm], dtype=float),
                               np.array([e.lon for e in self.osm], dtype=float)).reshape(-1, 3)
-        self.units: StopUnits = group_units(self.osm, self.atlas, self.osm_xyz, self.profile)
+        self.units: StopUnits = group_units(self.osm, self.atlas, self.osm_xyz, self.profile, self.atlas_xyz)
         eligible = np.array([e.kind in ELIGIBLE_KINDS for e in self.osm], dtype=bool)
         self.osm_eligible = eligible
         # Distance stages see only representatives of platform/stop_position kind.
@@ -109,6 +109,12 @@ class MatchEngine:
                     self._duplicates[i] = tuple(k for k in group if k != i)
                 self._atlas_primary[group[1:]] = False
 
+        # One id per duplicate group (the lowest member's index), for "another platform" tests.
+        self._duplicate_group = np.arange(len(self.atlas), dtype=np.int64)
+        for i, others in self._duplicates.items():
+            self._duplicate_group[i] = min(i, *others)
+        self._atlas_tree: Any = None
+
         # Platform codes as small integers (0 = none) so gates compare whole arrays at once.
         vocabulary: dict[str, int] = {"": 0}
         self.atlas_code = np.array([vocabulary.setdefault(platform_code(p.designation), len(vocabulary))
@@ -120,6 +126,7 @@ class MatchEngine:
         self._tree_index: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._tree_stale = 0
         self._eligible_tree: Any = None
+        self._eligible_index: NDArray[np.int64] = np.empty(0, dtype=np.int64)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -286,6 +293,42 @@ class MatchEngine:
                           chord_to_arc_m(np.where(np.isinf(distances[:, 1]), 0, distances[:, 1])), np.inf)
         return nearest.astype(np.int64), first, second
 
+    def nearer_other_platform(self, pairs: CandidatePairs) -> NDArray[np.bool_]:
+        """Per pair: the OSM element lies much nearer another ATLAS platform (not a duplicate of
+        the pair's): pair distance > ``OTHER_PLATFORM_FACTOR`` x that distance +
+        ``OTHER_PLATFORM_SLACK_M``. Distance alone then points to the other platform; an
+        element about as near to both (shared by two directions) passes."""
+        n = len(pairs)
+        if n == 0 or len(self.atlas) < 2:
+            return np.zeros(n, dtype=bool)
+        if self._atlas_tree is None:
+            self._atlas_tree = cKDTree(self.atlas_xyz)
+        k = min(len(self.atlas), 2 + max((len(g) for g in self._duplicates.values()), default=0))
+        distances, found = self._atlas_tree.query(self.osm_xyz[pairs.osm], k=k)
+        distances, found = distances.reshape(n, k), found.reshape(n, k)
+        own = self._duplicate_group[found] == self._duplicate_group[pairs.atlas][:, None]
+        other = np.where(own, np.inf, chord_to_arc_m(np.where(np.isinf(distances), 0, distances))).min(axis=1)
+        profile = self.profile
+        return np.asarray(pairs.distance > profile.other_platform_factor * other + profile.other_platform_slack_m)
+
+    def eligible_tree(self) -> tuple[Any, NDArray[np.int64]]:
+        """KD-tree over every platform/stop_position element (linked or not) and its indices."""
+        if self._eligible_tree is None:
+            self._eligible_index = np.flatnonzero(self.osm_eligible).astype(np.int64)
+            self._eligible_tree = cKDTree(self.osm_xyz[self._eligible_index].reshape(-1, 3))
+        return self._eligible_tree, self._eligible_index
+
+    def nearer_element_exists(self, atlas_index: int, osm_index: int) -> bool:
+        """Whether a platform/stop_position element outside ``osm_index``'s stop unit lies
+        strictly nearer the ATLAS platform than ``osm_index`` does (linked or not)."""
+        tree, index = self.eligible_tree()
+        if len(index) == 0:
+            return False
+        radius = float(np.linalg.norm(self.atlas_xyz[atlas_index] - self.osm_xyz[osm_index]))
+        found = tree.query_ball_point(self.atlas_xyz[atlas_index], radius * (1 - 1e-9))
+        unit = self.units.unit_of[osm_index]
+        return any(self.units.unit_of[index[k]] != unit for k in found)
+
     # -- reasons -------------------------------------------------------------------------
 
     def unmatched_reasons(self) -> dict[int, UnmatchedReason]:
@@ -294,12 +337,10 @@ class MatchEngine:
         unmatched = np.flatnonzero(~self._atlas_linked)
         if len(unmatched) == 0:
             return {}
-        eligible_index = np.flatnonzero(self.osm_eligible)
+        tree, eligible_index = self.eligible_tree()
         has_any = np.zeros(len(unmatched), dtype=bool)
         if len(eligible_index):
-            if self._eligible_tree is None:
-                self._eligible_tree = cKDTree(self.osm_xyz[eligible_index])
-            counts = self._eligible_tree.query_ball_point(self.atlas_xyz[unmatched], radius, return_length=True)
+            counts = tree.query_ball_point(self.atlas_xyz[unmatched], radius, return_length=True)
             has_any = np.asarray(counts) > 0
         pairs = self.candidate_pairs(unmatched, radius)
         by_atlas: dict[int, list[int]] = defaultdict(list)

@@ -71,7 +71,8 @@ def _contradict(a: str, b: str) -> bool:
 def _find_trios(
     osm: Sequence[OsmElement], xyz: NDArray[np.float64], atlas_per_uic: Counter[str], profile: Profile
 ) -> list[tuple[int, int, int]]:
-    """(side, middle, side) index triples."""
+    """(side, middle, side) index triples. The middle carries no ``local_ref``: serving both
+    sides, it has no single platform code."""
     by_uic: dict[str, list[int]] = defaultdict(list)
     for j, element in enumerate(osm):
         if element.kind in ELIGIBLE_KINDS and element.uic_ref:
@@ -84,11 +85,17 @@ def _find_trios(
         if len(middles) != 1:
             continue
         middle = middles[0]
+        if osm[middle].local_ref.strip():
+            continue  # a platform code ties the stop_position to one side: it is not shared
         left, right = (j for j in members if j != middle)
         to_left, to_right = xyz[left] - xyz[middle], xyz[right] - xyz[middle]
         within = max(np.linalg.norm(to_left), np.linalg.norm(to_right)) <= profile.trio_side_max_m
-        # "In the middle": the sides lie on opposite sides of it (an obtuse angle at the middle).
-        if within and float(np.dot(to_left, to_right)) < 0:
+        # "In the middle": the sides lie on opposite sides of it (an obtuse angle at the middle),
+        # near their midpoint. A stop_position close to one side is that side's own.
+        off_centre = float(np.linalg.norm((to_left + to_right) / 2))
+        separation = float(np.linalg.norm(xyz[left] - xyz[right]))
+        centred = off_centre <= profile.trio_middle_share * separation + profile.trio_middle_slack_m
+        if within and centred and float(np.dot(to_left, to_right)) < 0:
             trios.append((left, middle, right))
     return trios
 
@@ -105,11 +112,40 @@ def _nearest_two(
     return indices[:, 0].astype(np.int64), distances[:, 0], second
 
 
+def _straddles(
+    platform_xyz: NDArray[np.float64], stop_xyz: NDArray[np.float64], atlas_xyz: NDArray[np.float64],
+    margin: float, isolated: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """Per candidate pair: the platform lies clearly (by ``margin`` metres) nearer one ATLAS
+    platform and the stop_position clearly nearer another one; for an ``isolated`` pair (no
+    other stop element around it) any margin counts, since the second platform would
+    otherwise have no element at all.
+
+    That is the shape of a two-sided stop whose sides are mapped half each: the platform of
+    one direction and the stop_position of the other, across the road. They are two stops'
+    elements, not one stop unit.
+    """
+    straddle = np.zeros(len(platform_xyz), dtype=bool)
+    if len(atlas_xyz) < 2 or len(platform_xyz) == 0:
+        return straddle
+    tree = cKDTree(atlas_xyz)
+    d_p, a_p = tree.query(platform_xyz)
+    d_s, a_s = tree.query(stop_xyz)
+    differ = a_p != a_s
+    # Distance of each member to the other member's nearest ATLAS platform.
+    p_to_other = np.linalg.norm(platform_xyz - atlas_xyz[a_s], axis=1)
+    s_to_other = np.linalg.norm(stop_xyz - atlas_xyz[a_p], axis=1)
+    needed = np.where(isolated, 0.0, margin)
+    straddle[differ] = ((p_to_other - d_p) > needed)[differ] & ((s_to_other - d_s) > needed)[differ]
+    return straddle
+
+
 def _find_pairs(
     osm: Sequence[OsmElement], xyz: NDArray[np.float64], taken: NDArray[np.bool_],
-    atlas_per_uic: Counter[str], profile: Profile,
+    atlas_per_uic: Counter[str], profile: Profile, atlas_xyz: NDArray[np.float64],
 ) -> list[tuple[int, int]]:
-    """(platform, stop_position) index pairs: reciprocal nearest and within the gates."""
+    """(platform, stop_position) index pairs: reciprocal nearest, within the gates, tags not
+    contradicting, and not straddling two ATLAS platforms (see :func:`_straddles`)."""
     kinds = np.array([e.kind for e in osm], dtype=object)
     platforms = np.flatnonzero((kinds == "platform") & ~taken)
     stops = np.flatnonzero((kinds == "stop_position") & ~taken)
@@ -124,6 +160,14 @@ def _find_pairs(
     clear_s = (d2_s[near_s] > d1_s[near_s]) & (d2_s[near_s] >= ratio * d1_s[near_s])
     strict = reciprocal & clear_p & clear_s & (d1_p <= profile.pair_max_m)
     relaxed = reciprocal & ~strict & (d1_p <= profile.pair_equal_counts_max_m)
+    # Isolated: no other platform/stop_position element within the radius of the pair's middle.
+    eligible = np.flatnonzero((kinds == "platform") | (kinds == "stop_position"))
+    middle = (xyz[platforms] + xyz[stops[near_s]]) / 2
+    around = cKDTree(xyz[eligible]).query_ball_point(middle, profile.pair_isolated_radius_m, return_length=True)
+    isolated = np.asarray(around) <= 2  # the pair itself
+    straddle = _straddles(xyz[platforms], xyz[stops[near_s]], atlas_xyz, profile.pair_straddle_margin_m, isolated)
+    strict &= ~straddle
+    relaxed &= ~straddle
     platforms_per_uic = Counter(e.uic_ref for e in osm if e.kind == "platform" and e.uic_ref)
     stops_per_uic = Counter(e.uic_ref for e in osm if e.kind == "stop_position" and e.uic_ref)
     pairs = []
@@ -142,7 +186,8 @@ def _find_pairs(
 
 
 def group_units(
-    osm: Sequence[OsmElement], atlas: Sequence[AtlasPlatform], xyz: NDArray[np.float64], profile: Profile
+    osm: Sequence[OsmElement], atlas: Sequence[AtlasPlatform], xyz: NDArray[np.float64], profile: Profile,
+    atlas_xyz: NDArray[np.float64] | None = None,
 ) -> StopUnits:
     """Trios first (they are the stricter pattern), then pairs among the rest, then singles."""
     n = len(osm)
@@ -173,7 +218,9 @@ def group_units(
         slot_of[middle] = next_slot
         next_slot += 1
         taken[[left, middle, right]] = True
-    for platform, stop in _find_pairs(osm, xyz, taken, atlas_per_uic, profile):
+    if atlas_xyz is None:
+        atlas_xyz = np.empty((0, 3))
+    for platform, stop in _find_pairs(osm, xyz, taken, atlas_per_uic, profile, atlas_xyz):
         new_unit("pair", (platform, stop))
         is_rep[platform] = True
         slot_of[[platform, stop]] = next_slot

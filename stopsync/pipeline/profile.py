@@ -38,6 +38,7 @@ DEFAULT_STRATEGY_ORDER: tuple[str, ...] = (
     "single_candidate",  # 650
     "ratio_test",  # 700
     "fuzzy_name",  # 800
+    "shared_reference",  # 900
 )
 
 
@@ -56,13 +57,34 @@ class Profile:
     pair_ratio: float = 1.5  # second-nearest / nearest, on both sides of the pair
     pair_equal_counts_max_m: float = 15.0  # when platform, stop_position and ATLAS counts agree
     trio_side_max_m: float = 15.0
+    # The trio's stop_position lies within share x the side-to-side distance + slack of their midpoint.
+    trio_middle_share: float = 0.15
+    trio_middle_slack_m: float = 1.0
+    # A platform + stop_position pair is refused when each member is nearer a different ATLAS
+    # platform by more than this (the two directions of a stop, mapped half each).
+    pair_straddle_margin_m: float = 2.0
+    pair_isolated_radius_m: float = 20.0  # no other stop element this near: any margin refuses
+    # Exact reference, one OSM element for N ATLAS platforms: only those within
+    # factor x the nearest one's distance + slack (see ``exact_reference.py``).
+    exact_one_osm_factor: float = 2.0
+    exact_one_osm_slack_m: float = 5.0
+    exact_one_osm_soft_factor: float = 1.5  # beyond this bound, only without a nearer stop element
+    exact_one_osm_soft_slack_m: float = 2.0
+    # ... and those further than the nearest + this wait for the other stages (shared_reference).
+    exact_one_osm_defer_m: float = 0.0
     # Name and route stages.
     exact_name_max_m: float = 150.0
     route_max_m: float = 50.0
     route_min_shared_tokens: int = 1
     # Group proximity: assignment radii, tried in this order.
     group_radii_m: tuple[float, ...] = (50.0, 150.0)
+    # The "name" group (OSM name vs the stop part of the official name) only up to this radius.
+    group_name_max_m: float = 50.0
     # Distance stages.
+    # Group proximity, single candidate and ratio test skip an element that lies much nearer
+    # another ATLAS platform: distance > factor x that distance + slack.
+    other_platform_factor: float = 2.0
+    other_platform_slack_m: float = 3.0
     platform_code_max_m: float = 50.0
     single_candidate_max_m: float = 50.0
     ratio_max_m: float = 50.0  # the nearest candidate must lie within this

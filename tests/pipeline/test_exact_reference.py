@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from stopsync.pipeline.atlas import read_atlas
 from stopsync.pipeline.engine import MatchEngine
 from stopsync.pipeline.osm import read_osm
 from stopsync.pipeline.records import AtlasPlatform, OsmElement
 from stopsync.plugins.builtin import exact_reference
-from stopsync.plugins.builtin.exact_reference import ExactReferenceStrategy
+from stopsync.plugins.builtin.exact_reference import ExactReferenceStrategy, SharedReferenceStrategy
+
+from .matching_helpers import at
 
 
 def atlas(sloid: str, number: str, designation: str = "", lat: float = 47.0) -> AtlasPlatform:
@@ -108,8 +112,63 @@ def test_already_linked_records_are_left_alone() -> None:
 
 
 def test_hook_registers_the_strategy() -> None:
-    assert exact_reference.stopsync_register_matching_strategies() == [ExactReferenceStrategy]
+    assert exact_reference.stopsync_register_matching_strategies() == [ExactReferenceStrategy,
+                                                                       SharedReferenceStrategy]
     assert ExactReferenceStrategy.name == "exact_reference"
+    assert (SharedReferenceStrategy.name, SharedReferenceStrategy.order) == ("shared_reference", 900)
+
+
+def placed(sloid: str, north_m: float, **kwargs: str) -> AtlasPlatform:
+    lat, lon = at(north_m)
+    return AtlasPlatform(sloid=sloid, number=kwargs.get("number", "8500001"), designation=kwargs.get("designation", ""),
+                         name="Stop", lat=lat, lon=lon)
+
+
+def element(node: int, north_m: float, kind: str = "platform", **tags: str) -> OsmElement:
+    lat, lon = at(north_m)
+    return OsmElement(osm_type="node", osm_numeric_id=node, lat=lat, lon=lon, tags=tags, kind=kind)
+
+
+def run_both(atlas_records: list[AtlasPlatform], osm_records: list[OsmElement]) -> MatchEngine:
+    engine = MatchEngine(atlas_records, osm_records)
+    ExactReferenceStrategy().run(engine)
+    SharedReferenceStrategy().run(engine)
+    return engine
+
+
+@pytest.mark.parametrize(("far", "linked"), [(14.9, True), (15.1, False)])
+def test_one_osm_skips_platforms_beyond_twice_the_nearest_plus_5_m(far: float, linked: bool) -> None:
+    # The element lies 5 m from a1: a2 may share it up to 2 x 5 + 5 = 15 m away.
+    engine = run_both([placed("a1", 0), placed("a2", 5 + far)], [element(1, 5, uic_ref="8500001")])
+    assert (("a2", "node/1") in pairs(engine)) is linked
+    assert ("a1", "node/1") in pairs(engine)
+
+
+def test_one_osm_skips_a_further_platform_with_a_nearer_element_of_its_own() -> None:
+    # a2 is 12 m from the uic_ref element (within 2 x 4 + 5 = 13 m, beyond 1.5 x 4 + 2 = 8 m) and
+    # an element without uic_ref lies nearer to it: that one is probably its own.
+    records = [element(1, 4, uic_ref="8500001"), element(2, 18)]
+    assert pairs(run_both([placed("a1", 0), placed("a2", 16)], records)) == {("a1", "node/1")}
+    assert pairs(run_both([placed("a1", 0), placed("a2", 16)], records[:1])) == {
+        ("a1", "node/1"), ("a2", "node/1")}
+
+
+def test_one_osm_links_the_nearest_now_and_the_others_only_if_still_unmatched() -> None:
+    engine = MatchEngine([placed("a1", 0), placed("a2", 10)], [element(1, 4, uic_ref="8500001")])
+    ExactReferenceStrategy().run(engine)
+    assert pairs(engine) == {("a1", "node/1")}
+    SharedReferenceStrategy().run(engine)
+    assert pairs(engine) == {("a1", "node/1"), ("a2", "node/1")}
+    shared = next(link for link in engine.links if link.sloid == "a2")
+    assert (shared.method, shared.evidence["rule"], shared.score) == ("shared_reference", "one_osm_shared", 0.75)
+
+    # Another stage linked a2 in between: the shared element is not added.
+    engine = MatchEngine([placed("a1", 0), placed("a2", 10)],
+                         [element(1, 4, uic_ref="8500001"), element(2, 11)])
+    ExactReferenceStrategy().run(engine)
+    engine.link(1, 1, "single_candidate", exclusive=True)
+    SharedReferenceStrategy().run(engine)
+    assert pairs(engine) == {("a1", "node/1"), ("a2", "node/2")}
 
 
 def test_real_sample_epalinges_pairs_by_platform_code(atlas_sample: Path, osm_sample: Path) -> None:

@@ -101,3 +101,36 @@ def test_stations_join_no_unit_and_are_no_candidates() -> None:
     assert engine.units.unit_of[0] == -1 and engine.units.kind(0) == "station"
     assert engine.units.kind(1) == "single"
     assert engine.candidates_within(0, 50) == [(1, pytest.approx(3.0, abs=1e-6))]
+
+
+def test_a_pair_across_two_atlas_platforms_is_two_singles() -> None:
+    # Two directions 10 m apart (a1 at 0, a2 at 10 m east): the platform of a1 and the
+    # stop_position of a2, 8 m apart, are each clearly nearer their own platform (by > 2 m).
+    straddling = [osm(1, 0, 0.5), osm(2, 0, 8.5, kind="stop_position"), osm(3, 30, 0), osm(4, 30, 10)]
+    engine = engine_for([atlas("a1", 0, 0), atlas("a2", 0, 10)], straddling)
+    assert [kind for kind, _ in unit_kinds(engine)] == ["single"] * 4
+    # With one ATLAS platform the same two elements are one stop unit.
+    engine = engine_for([atlas("a1", 0, 0)], straddling)
+    assert ("pair", ("node/1", "node/2")) in unit_kinds(engine)
+
+
+@pytest.mark.parametrize(("neighbour", "paired"), [(19.0, True), (21.0, False)])
+def test_an_isolated_pair_refuses_any_straddle(neighbour: float, paired: bool) -> None:
+    # The stop_position is only 1 m nearer a2 than a1 (below the 2 m margin): that splits the
+    # pair only when no other stop element lies within 20 m of the pair's middle (0, 3 m east).
+    records = [osm(1, 0, 1), osm(2, 0, 5, kind="stop_position"), osm(3, neighbour, 3)]
+    engine = engine_for([atlas("a1", 0, 0), atlas("a2", 0, 9)], records)
+    assert (("pair", ("node/1", "node/2")) in unit_kinds(engine)) is paired
+
+
+def test_trio_middle_is_centred_and_has_no_platform_code() -> None:
+    def trio(middle_m: float, **tags: str) -> list[tuple[str, tuple[str, ...]]]:
+        return unit_kinds(engine_for(
+            [atlas("a1", number="8500009"), atlas("a2", number="8500009")],
+            [osm(1, 6, uic_ref="8500009"), osm(2, middle_m, kind="stop_position", uic_ref="8500009", **tags),
+             osm(3, -6, uic_ref="8500009")]))
+
+    # Sides 12 m apart: the middle may lie 0.15 x 12 + 1 = 2.8 m off their midpoint.
+    assert trio(2.7)[0][0] == "trio"
+    assert "trio" not in {kind for kind, _ in trio(2.9)}
+    assert "trio" not in {kind for kind, _ in trio(0, local_ref="1")}

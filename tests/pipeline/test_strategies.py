@@ -175,6 +175,10 @@ def test_group_proximity_by_name_and_never_across_uic_or_codes() -> None:
     engine = run(GroupProximityStrategy, [atlas("a1", name="Testdorf, Post")],
                  [osm(1, 30, uic_name="Testdorf, Post")])
     assert engine.links[0].evidence["group"] == "uic_name"
+    # A bare stop name counts only within the first radius; the full official name to 150 m.
+    assert run(GroupProximityStrategy, [atlas("a1", name="Testdorf, Post")], [osm(1, 60, name="Post")]).links == []
+    assert len(run(GroupProximityStrategy, [atlas("a1", name="Testdorf, Post")],
+                   [osm(1, 60, uic_name="Testdorf, Post")]).links) == 1
     assert run(GroupProximityStrategy, [atlas("a1")], [osm(1, 30, name="Post", uic_ref="8500002")]).links == []
     assert run(GroupProximityStrategy, [atlas("a1", designation="1")],
                [osm(1, 30, uic_ref="8500001", local_ref="2")]).links == []
@@ -288,3 +292,15 @@ def test_selection_helpers_skip_ties() -> None:
     engine = engine_for([atlas("a1"), atlas("a2")], [osm(1, 1)])
     candidates = engine.candidate_pairs(engine.pending_atlas(), 10)
     assert mutual_best(candidates, candidates.distance).tolist() == [False, False]  # 1 m both ways
+
+
+@pytest.mark.parametrize(("far", "linked"), [(22.9, True), (23.1, False)])
+def test_distance_stages_skip_an_element_much_nearer_another_platform(far: float, linked: bool) -> None:
+    # node/1 lies 10 m from a2 and `far` m from a1: a1 may take it up to 2 x 10 + 3 = 23 m.
+    # (Within 30 m a1 has no other candidate; a2 has two, node/1 and its own node/2.)
+    records = [atlas("a1", 0), atlas("a2", far + 10, number="8500002")]
+    profile = {"SINGLE_CANDIDATE_MAX_M": 30.0}
+    engine = engine_for(records, [osm(1, far), osm(2, far + 10)], profile)
+    assert engine.nearer_other_platform(engine.candidate_pairs([0], 30.0)).tolist() == [not linked]
+    SingleCandidateStrategy(profile).run(engine)
+    assert (("a1", "node/1") in pairs(engine)) is linked

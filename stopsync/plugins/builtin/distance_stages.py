@@ -76,6 +76,8 @@ class GroupProximityStrategy(MatchingStrategy):
         stats: dict[str, Any] = {"linked": 0, "assignments_solved": 0, "per_pass": {}}
         for radius in engine.profile.group_radii_m:
             for kind in GROUP_KINDS:
+                if kind == "name" and radius > engine.profile.group_name_max_m:
+                    continue  # a bare stop name ("Post", "Schule") recurs in every town
                 linked = self._pass(engine, kind, radius, stats)
                 stats["per_pass"][f"{kind}@{radius:g}m"] = linked
                 stats["linked"] += linked
@@ -89,6 +91,7 @@ class GroupProximityStrategy(MatchingStrategy):
         uic_a, uic_o = uic_atlas[pairs.atlas], uic_osm[pairs.osm]
         uic_conflict = (uic_a > 0) & (uic_o > 0) & (uic_a != uic_o)
         edges = pairs.where(same & ~uic_conflict & ~engine.codes_contradict(pairs.atlas, pairs.osm))
+        edges = edges.where(~engine.nearer_other_platform(edges))
         if len(edges) == 0:
             return 0
         group_sizes: dict[int, int] = {}
@@ -172,6 +175,7 @@ class SingleCandidateStrategy(_RoundsStrategy):
         radius = engine.profile.single_candidate_max_m
         pairs = engine.candidate_pairs(engine.pending_atlas(), radius)
         only = pairs.where(count_per(pairs.atlas) == 1)
+        only = only.where(~engine.nearer_other_platform(only))
         only = only.where(~engine.codes_contradict(only.atlas, only.osm))
         # Two platforms whose only candidate is the same element: neither may take it.
         selected = count_per(only.osm) == 1
@@ -205,7 +209,7 @@ class RatioTestStrategy(_RoundsStrategy):
               & (second >= profile.ratio_factor * first))
         pairs = CandidatePairs(pending[ok], nearest[ok], first[ok])
         seconds = second[ok]
-        compatible = ~engine.codes_contradict(pairs.atlas, pairs.osm)
+        compatible = ~engine.codes_contradict(pairs.atlas, pairs.osm) & ~engine.nearer_other_platform(pairs)
         pairs, seconds = pairs.where(compatible), seconds[compatible]
         # Two platforms passing with the same nearest element: only the closer one takes it.
         selected = mutual_best(pairs, pairs.distance)

@@ -1,7 +1,9 @@
 """Exact reference matching: ATLAS ``number`` equals OSM ``uic_ref`` (DOMAIN.md §3 step 2).
 
-Within one UIC number, one OSM element and several ATLAS platforms link all to it, one ATLAS
-platform and several OSM elements link it to all, and several on both sides pair by
+Within one UIC number, one OSM element and several ATLAS platforms link to it when they are
+plausibly all served by it (see ``_near_enough``): the nearest platform at once, the others
+only at order 900 (``shared_reference``) if no stage found an element of their own by then.
+One ATLAS platform and several OSM elements link it to all, and several on both sides pair by
 ``designation == local_ref``. Where both platform codes are present and differ, the pair is
 never linked: that is a contradiction, not evidence. Stations are never candidates.
 
@@ -24,6 +26,8 @@ METHOD = "exact_reference"
 ELIGIBLE_KINDS = ("platform", "stop_position")
 SCORE_BOTH = 1.0
 SCORE_UIC_ONLY = 0.9
+SCORE_SHARED = 0.75
+DEFERRED_KEY = "exact_reference:deferred"
 
 
 def platform_code(value: str) -> str:
@@ -65,7 +69,12 @@ class ExactReferenceStrategy(MatchingStrategy):
 
         pairs: list[tuple[int, int, str]] = []
         if len(osm) == 1:
-            pairs = [(i, osm[0], "one_osm") for i in atlas if not contradict(i, osm[0])]
+            near = [i for i in self._near_enough(engine, atlas, osm[0]) if not contradict(i, osm[0])]
+            now, later = self._split_shared(engine, near, osm[0])
+            pairs = [(i, osm[0], "one_osm") for i in now]
+            deferred = engine.cache.setdefault(DEFERRED_KEY, [])
+            deferred += [(i, osm[0], self._evidence(engine, uic, i, osm[0], "one_osm_shared", len(atlas), 1))
+                         for i in later]
         elif len(atlas) == 1:
             only = atlas[0]
             same_code = [j for j in osm if agree(only, j)]
@@ -83,6 +92,38 @@ class ExactReferenceStrategy(MatchingStrategy):
                         evidence=self._evidence(engine, uic, i, j, rule, len(atlas), len(osm)))
 
     @staticmethod
+    def _split_shared(engine: MatchEngine, near: list[int], j: int) -> tuple[list[int], list[int]]:
+        """The platforms to link now (the nearest, and those about as near) and those that wait
+        for ``shared_reference``: their own element, without ``uic_ref``, may yet turn up."""
+        if len(near) < 2:
+            return near, []
+        distances = {i: engine.distance_m(i, j) for i in near}
+        bound = min(distances.values()) + engine.profile.exact_one_osm_defer_m
+        return [i for i in near if distances[i] <= bound], [i for i in near if distances[i] > bound]
+
+    @staticmethod
+    def _near_enough(engine: MatchEngine, atlas: list[int], j: int) -> list[int]:
+        """The ATLAS platforms of a 1:N group that the one element may stand for.
+
+        One element for N platforms is either shared by them (it lies about as far from
+        each) or the element of one of them whose siblings are unmapped or lack ``uic_ref``
+        (it lies near that one, and clearly further from the others). A platform more than
+        ``EXACT_ONE_OSM_FACTOR`` x the nearest platform's distance + ``EXACT_ONE_OSM_SLACK_M``
+        away is the second case's sibling and is left to the later stages; so is one beyond
+        the ``*_SOFT_*`` bound (1.5 x + 2 m) that has another stop element nearer than this one.
+        """
+        if len(atlas) < 2:
+            return atlas
+        profile = engine.profile
+        distances = [engine.distance_m(i, j) for i in atlas]
+        nearest = min(distances)
+        bound = profile.exact_one_osm_factor * nearest + profile.exact_one_osm_slack_m
+        # Closer to the bound, a stop element nearer the platform than this one is likely its own.
+        soft = profile.exact_one_osm_soft_factor * nearest + profile.exact_one_osm_soft_slack_m
+        return [i for i, d in zip(atlas, distances, strict=True)
+                if d <= bound and (d <= soft or not engine.nearer_element_exists(i, j))]
+
+    @staticmethod
     def _evidence(
         engine: MatchEngine, uic: str, i: int, j: int, rule: str, n_atlas: int, n_osm: int
     ) -> dict[str, Any]:
@@ -94,6 +135,27 @@ class ExactReferenceStrategy(MatchingStrategy):
         return evidence
 
 
+class SharedReferenceStrategy(MatchingStrategy):
+    """The deferred part of the 1:N rule: platforms of a UIC group that one element stands
+    for, but which lie further from it than the group's nearest platform. Those that no other
+    stage linked to an element of their own share the element now (a stop mapped with one
+    element for both directions)."""
+
+    name = "shared_reference"
+    description = "one uic_ref element for several platforms: the further ones, if still unmatched"
+    order = 900
+
+    def run(self, engine: MatchEngine) -> None:
+        deferred: list[tuple[int, int, dict[str, Any]]] = engine.cache.get(DEFERRED_KEY, [])
+        linked = 0
+        for i, j, evidence in deferred:
+            if engine.is_atlas_linked(i):
+                continue
+            if engine.link(i, j, self.name, score=SCORE_SHARED, evidence=evidence) is not None:
+                linked += 1
+        engine.record_stage(self.name, {"deferred": len(deferred), "linked": linked})
+
+
 @hookimpl
 def stopsync_register_matching_strategies() -> list[type[MatchingStrategy]]:
-    return [ExactReferenceStrategy]
+    return [ExactReferenceStrategy, SharedReferenceStrategy]

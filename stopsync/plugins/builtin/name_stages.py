@@ -200,7 +200,7 @@ class FuzzyNameStrategy(MatchingStrategy):
 
     def _round(self, engine: MatchEngine, table: NameTable, radius: float, threshold: float) -> int:
         pairs = engine.candidate_pairs(engine.pending_atlas(), radius)
-        pairs = pairs.where(~engine.codes_contradict(pairs.atlas, pairs.osm))
+        pairs = pairs.where(~engine.codes_contradict(pairs.atlas, pairs.osm) & ~engine.nearer_other_platform(pairs))
         ranks = rank_in_atlas(pairs)
         sim, va, vo = similarities(engine, table, pairs)
         good = sim >= threshold
