@@ -122,14 +122,23 @@ def _print_decisions(summary: dict[str, Any]) -> None:
         click.echo(f"artifact {name}: {record['decision']} ({record['reason']})")
 
 
+def _show_phase(phase: str, number: int, total: int) -> None:
+    click.echo(f"[{number}/{total}] {phase}", err=True)
+
+
 @pipeline_cli.command("run")
+@click.option("--mode", type=click.Choice(["full", "match-import", "import"]), default="full", show_default=True,
+              help="full: acquire, match, publish; match-import: the same from cached sources only; "
+                   "import: publish the stored result of the last successful match.")
 @click.option("--force", is_flag=True, help="Download every source again and rebuild every artifact.")
 @click.option("--offline", is_flag=True, help="Use only cached copies and local files; never download.")
 @region_options
 @with_appcontext
-def run_command(force: bool, offline: bool, region_name: str | None, bbox: str | None,
+def run_command(mode: str, force: bool, offline: bool, region_name: str | None, bbox: str | None,
                 border_path: Path | None) -> None:
-    """Run the pipeline from the configured sources and publish into the database."""
+    """Run the pipeline from the configured sources and publish into the database.
+
+    Only one run at a time: while another is active this exits with code 2."""
     from .pipeline.runner import run_pipeline
 
     overrides = {"REGION_NAME": region_name, "BBOX": bbox,
@@ -138,7 +147,7 @@ def run_command(force: bool, offline: bool, region_name: str | None, bbox: str |
     try:
         summary = run_pipeline(
             current_app._get_current_object(),  # type: ignore[attr-defined]
-            trigger="manual", force=force, offline=offline,
+            trigger="manual", mode=mode, force=force, offline=offline, on_phase=_show_phase,
         )
     except StopsyncError as error:
         _fail(error)
@@ -148,6 +157,35 @@ def run_command(force: bool, offline: bool, region_name: str | None, bbox: str |
         click.echo(f"warning: {warning}", err=True)
     _print_summary(summary)
     click.echo("published: " + json.dumps(summary.get("published", {}), sort_keys=True))
+
+
+@pipeline_cli.command("rollback")
+@with_appcontext
+def rollback_command() -> None:
+    """Swap the previous snapshot back in (the one the last publication replaced).
+
+    Running it again swaps forward. Takes the run lock: refused (exit code 2) during a run."""
+    from .extensions import db
+    from .pipeline.publish import rollback_snapshot
+    from .pipeline.runlock import run_lock_for
+    from .pipeline.runner import new_run_id
+    from .pipeline.status import build_status, forget_cached_status, store_status
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    lock = run_lock_for(app.config, db.engine, app.instance_path)
+    try:
+        lock.acquire(f"rollback-{new_run_id()}")
+        try:
+            timeout_s = float(app.config.get("PUBLISH_LOCK_TIMEOUT_S") or 10)
+            restored = rollback_snapshot(db.engine, lock_timeout_s=timeout_s)
+        finally:
+            lock.release()
+    except StopsyncError as error:
+        _fail(error)
+        return
+    forget_cached_status(app)
+    store_status(app.config, build_status(db.session, app.config))
+    click.echo(f"rolled back: the published snapshot is again the one of run {restored}")
 
 
 def _describe_validators(validators: dict[str, Any] | None) -> str:

@@ -66,6 +66,12 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "json",  # or "text"
     "SCHEDULE_CRON": "30 2 * * *",
     "SCHEDULE_TIMEZONE": "Europe/Zurich",
+    # Redis run lock: expiry renewed by a heartbeat; a dead owner's lock is free after this.
+    "RUN_LOCK_TTL_S": 60,
+    # How long the publication swap waits for readers' locks before retrying (PostGIS).
+    "PUBLISH_LOCK_TIMEOUT_S": 10,
+    # Without Redis: how long each process reuses the status it read for the navbar.
+    "STATUS_CACHE_S": 10,
     "API_DEFAULT_LIMIT": 2000,
     "API_MAX_LIMIT": 10000,
     "RATELIMIT_DEFAULT": "600 per minute",

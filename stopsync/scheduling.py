@@ -1,4 +1,7 @@
-"""The scheduler role: Flask-APScheduler runs the pipeline on a cron schedule."""
+"""The scheduler role: Flask-APScheduler runs the pipeline on a cron schedule.
+
+The job runs ``run_pipeline``, which takes the same run lock as a manual run, so several
+scheduler replicas (or a manual run meanwhile) never publish twice at once."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import IO, Any
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
-from .errors import ConfigurationError, StopsyncError
+from .errors import ConfigurationError, RunLockedError, StopsyncError
 from .extensions import scheduler
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,9 @@ def scheduled_run(app: Flask) -> None:
 
     try:
         run_pipeline(app, trigger="scheduled")
+    except RunLockedError as exc:
+        # Another replica (or a manual run) holds the run lock: this trigger is skipped.
+        log.warning("scheduled run skipped", extra={"reason": exc.message})
     except StopsyncError as exc:
         log.error("scheduled run failed", extra={"error": exc.message})
     except Exception:

@@ -68,6 +68,9 @@ def reset_postgres(url: str) -> None:
     """An empty public schema, as a fresh database has (PostGIS is created by the migration)."""
     engine = sa.create_engine(url)
     with engine.begin() as connection:
+        # Publication keeps its staging and previous snapshots in schemas of their own.
+        for schema in ("stopsync_staging", "stopsync_previous", "stopsync_rollback"):
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()

@@ -9,6 +9,7 @@ Everything here lives in the durable ``review_*`` tables.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class LifecycleResult:
     changes: dict[str, Any] = field(default_factory=dict)
     orphaned: int = 0
     restored: int = 0
+    duration_s: float = 0.0
 
 
 def active_decisions(session: Session) -> list[Decision]:
@@ -104,6 +106,7 @@ def apply_lifecycle(
 ) -> LifecycleResult:
     """Update problem states and decision orphaning for a newly published snapshot.
     The caller commits (in the same transaction as the snapshot where possible)."""
+    started = time.perf_counter()
     now = now or datetime.now(UTC)
     states = {s.problem_key: s for s in session.scalars(sa.select(ProblemState))}
     decisions = active_decisions(session)
@@ -150,6 +153,7 @@ def apply_lifecycle(
     result.changes = _change_table(events)
     result.changes["orphaned_decisions"] = result.orphaned
     result.changes["restored_decisions"] = result.restored
+    result.duration_s = round(time.perf_counter() - started, 3)
     return result
 
 

@@ -1,41 +1,38 @@
-"""Publication: replace the data snapshot in the database within one transaction.
+"""Publication: the rows of a new snapshot, handed to the backend's publisher
+(:func:`stopsync.db.dialect.snapshot_publisher`), which swaps them in atomically and applies the
+decision lifecycle in the same transaction as the swap.
 
-Readers see either the old snapshot or the new one, never a mix (SQLite in WAL mode keeps
-readers on the old one until commit; PostgreSQL's MVCC does the same). The review tables are
-never touched here.
+Readers see either the old snapshot or the new one, never a mix or an empty table. The review
+tables are touched only by the lifecycle; a failure anywhere leaves both as they were.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from ..db.dialect import snapshot_publisher
+from ..db.publication import StepCallback
 from ..models import AtlasPlatformRow, MatchRow, OsmElementRow, OsmStopUnitRow, ProblemRow, SnapshotMeta
-from ..models.snapshot import SNAPSHOT_TABLES
 from .lifecycle import LifecycleResult, apply_lifecycle
 from .match import MatchResult
 from .problems import Problem
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000
-
-
-def _batches(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+SNAPSHOT_MODEL_TABLES = {
+    "atlas_platforms": AtlasPlatformRow.__table__,
+    "osm_elements": OsmElementRow.__table__,
+    "osm_stop_units": OsmStopUnitRow.__table__,
+    "matches": MatchRow.__table__,
+    "problems": ProblemRow.__table__,
+    "snapshot_meta": SnapshotMeta.__table__,
+}
 
 
 def snapshot_rows(result: MatchResult) -> dict[str, list[dict[str, Any]]]:
@@ -82,42 +79,51 @@ def publish_snapshot(
     run_id: str,
     sources: Mapping[str, Any],
     problems: Sequence[Problem] | None = None,
+    *,
+    on_step: StepCallback | None = None,
+    lock_timeout_s: float = 10.0,
+    before_swap: Callable[[], None] | None = None,
 ) -> tuple[dict[str, int], LifecycleResult]:
     """Replace the published snapshot with ``result`` and its problems, and advance the
-    decision lifecycle, all in one transaction. Returns the row count per table and the
-    lifecycle outcome."""
+    decision lifecycle in the same transaction as the swap. Returns the row count per table and
+    the lifecycle outcome. ``before_swap`` runs right before the swap transaction (the runner
+    checks there that it still holds the run lock)."""
     problems = result.problems if problems is None else problems
-    rows = snapshot_rows(result)
-    tables = {
-        "atlas_platforms": AtlasPlatformRow.__table__,
-        "osm_elements": OsmElementRow.__table__,
-        "osm_stop_units": OsmStopUnitRow.__table__,
-        "matches": MatchRow.__table__,
-        "problems": ProblemRow.__table__,
-    }
-    counts: dict[str, int] = {}
-    with engine.begin() as connection:
-        for name in SNAPSHOT_TABLES:
-            connection.execute(sa.text(f"DELETE FROM {name}"))  # fixed table names, no input
-        # The lifecycle writes the durable review tables through the same transaction, so a
-        # failure anywhere leaves both the snapshot and the reviews as they were.
-        session = Session(bind=connection)
-        lifecycle = apply_lifecycle(
-            session, problems, run_id,
-            atlas_sloids={row["sloid"] for row in rows["atlas_platforms"]},
-            osm_ids={row["osm_id"] for row in rows["osm_elements"]},
-        )
-        session.flush()
+    rows: dict[str, list[dict[str, Any]]] = dict(snapshot_rows(result))
+    rows["problems"] = problem_rows(problems, {})
+    rows["snapshot_meta"] = [{"run_id": run_id, "published_at": datetime.now(UTC), "sources": dict(sources),
+                              "summary": result.summary}]
+    atlas_sloids = {row["sloid"] for row in rows["atlas_platforms"]}
+    osm_ids = {row["osm_id"] for row in rows["osm_elements"]}
+    outcome: list[LifecycleResult] = []
+
+    def lifecycle(connection: Connection, write: bool) -> Mapping[str, str]:
+        # The lifecycle writes the durable review tables through the publisher's transaction;
+        # a preview (write False) computes the statuses and discards its changes unflushed.
+        session = Session(bind=connection, autoflush=False)
+        applied = apply_lifecycle(session, problems, run_id, atlas_sloids=atlas_sloids, osm_ids=osm_ids)
+        if write:
+            session.flush()
+            outcome[:] = [applied]
+        else:
+            session.expunge_all()
         session.close()
-        rows["problems"] = problem_rows(problems, lifecycle.status_of)
-        for name in ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems"):
-            for batch in _batches(rows[name]):
-                connection.execute(sa.insert(tables[name]), batch)
-            counts[name] = len(rows[name])
-        connection.execute(
-            sa.insert(SnapshotMeta.__table__),
-            [{"run_id": run_id, "published_at": datetime.now(UTC), "sources": dict(sources),
-              "summary": result.summary}],
-        )
+        return applied.status_of
+
+    publisher = snapshot_publisher(engine, SNAPSHOT_MODEL_TABLES, lock_timeout_s=lock_timeout_s)
+    if before_swap is not None:
+        publisher.before_swap = before_swap
+    counts = publisher.publish(rows, lifecycle, on_step) if on_step else publisher.publish(rows, lifecycle)
+    counts.pop("snapshot_meta", None)
     log.info("snapshot published", extra={"tables": counts})
-    return counts, lifecycle
+    return counts, outcome[-1]
+
+
+def rollback_snapshot(engine: Engine, *, lock_timeout_s: float = 10.0) -> str:
+    """Swap the previous snapshot back in (raises NothingToRollBackError); returns its run id."""
+    return snapshot_publisher(engine, SNAPSHOT_MODEL_TABLES, lock_timeout_s=lock_timeout_s).rollback()
+
+
+def recover_publication(engine: Engine) -> bool:
+    """Clean up what a killed publication left (a staging schema); True when there was some."""
+    return snapshot_publisher(engine, SNAPSHOT_MODEL_TABLES).recover()
