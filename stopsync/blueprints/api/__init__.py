@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from ...db.dialect import hold_snapshot_for_reading
 from ...errors import BadRequestError
+from ...extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -21,6 +23,12 @@ def _refuse_nul() -> None:
         if "\x00" in name or "\x00" in value:
             parameter = name.replace("\x00", "") or "<empty>"
             raise BadRequestError("parameters must not contain NUL characters", parameter=parameter)
+
+
+@bp.before_request
+def _one_snapshot() -> None:
+    # Released when the request's session ends (Flask-SQLAlchemy removes it at teardown).
+    hold_snapshot_for_reading(db.session())
 
 
 @bp.after_request
