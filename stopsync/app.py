@@ -59,6 +59,8 @@ def migrations_directory() -> Path:
 
 
 def _register_blueprints(app: Flask) -> None:
+    # "/api/v1/stops//0" must be a JSON 404, not a redirect to a merged-slash URL.
+    app.url_map.merge_slashes = False
     from .blueprints.api import bp as api_bp
     from .blueprints.health import bp as health_bp
     from .blueprints.help import bp as help_bp

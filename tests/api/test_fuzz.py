@@ -63,3 +63,8 @@ def test_no_request_yields_a_server_error(client: Any, path: str, params: dict[s
         if response.status_code == 400:
             assert body["error"] == "bad_request" and body["message"]
             assert "parameter" in body.get("details", {})
+
+
+def test_doubled_slashes_are_a_json_404_not_a_redirect(client: Any) -> None:
+    response = client.get("/api/v1/stops//0")
+    assert response.status_code == 404 and response.get_json()["error"] == "not_found"
