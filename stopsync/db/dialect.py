@@ -97,25 +97,18 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
 
 
 def configure_engine(engine: Engine) -> None:
-    """Per-connection settings: SQLite gets WAL (readers keep reading during publication),
-    enforced foreign keys, and real transactions for reads too: the sqlite3 module by default
-    runs each SELECT on its own, so a request reading two tables could see two snapshots.
-    SQLAlchemy's transaction now issues BEGIN itself (the recipe in its SQLite dialect docs)."""
+    """Per-connection settings: SQLite gets WAL (readers keep reading during publication) and
+    enforced foreign keys."""
     if engine.dialect.name != "sqlite":
         return
 
     @sa.event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # the driver stops managing transactions
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _sqlite_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
 
 
 def grid_cell_columns(
@@ -159,9 +152,15 @@ def hold_snapshot_for_reading(session: Any) -> None:
     """Make every statement of this request read one snapshot. On PostGIS, publication swaps
     whole tables; a request that reads several tables (stops with links, stop details) takes
     ACCESS SHARE locks on all snapshot tables first, so a swap waits for it (tens of ms) instead
-    of slipping between its statements. SQLite needs nothing: a read transaction in WAL mode
-    already sees one snapshot."""
-    if session.get_bind().dialect.name != "postgresql":
+    of slipping between its statements."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        # The sqlite3 module runs each SELECT on its own; an explicit read transaction makes
+        # the request's statements share one WAL snapshot (rolled back at teardown). Only
+        # read-only requests may do this: a write on a stale snapshot would fail.
+        session.execute(sa.text("BEGIN"))
+        return
+    if dialect != "postgresql":
         return
     tables = ", ".join(("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems",
                         "snapshot_meta"))
