@@ -22,7 +22,9 @@ COPY . .
 # The source stays owned by root (read-only for the app); only the instance folder, which
 # seeds the instance-data volume, belongs to the stopsync user. The build leftovers go so
 # that /app (first on sys.path) holds no second copy of the package metadata.
-RUN --mount=type=cache,target=/root/.cache/pip pip install --no-deps . \
+# The compiled catalogues are build output (not in git): compile them before installing.
+RUN pybabel compile -d stopsync/translations \
+ && pip install --no-deps . \
  && rm -rf build ./*.egg-info \
  && chmod 0755 /app/entrypoint.sh \
  && mkdir -p /app/instance \

@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_config(app, config)  # first: everything below reads the config
     configure_logging(app)
     _init_extensions(app)
+    _init_i18n(app)
     # Plugins before blueprints and CLI: both collect contributions from plugins.
     plugins = build_plugins(app.config)
     app.extensions[EXTENSION_KEY] = plugins
@@ -47,6 +48,12 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(migrations_directory()))
     cache.init_app(app)
     init_security(app)
+
+
+def _init_i18n(app: Flask) -> None:
+    from .i18n import init_i18n
+
+    init_i18n(app)
 
 
 def migrations_directory() -> Path:

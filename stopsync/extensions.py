@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_apscheduler import APScheduler
+from flask_babel import Babel
 from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,3 +27,4 @@ cache = Cache()
 limiter = Limiter(key_func=get_remote_address)
 talisman = Talisman()
 scheduler = APScheduler()
+babel = Babel()

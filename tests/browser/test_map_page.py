@@ -279,7 +279,14 @@ def test_untrusted_names_are_shown_as_text(page: Any, empty_server: LiveServer, 
             }
         ],
     }
+    details = {
+        "id": "node/42", "layer": "osm", "atlas": [], "links": [], "units": [], "decisions": [], "notes": [],
+        "osm": [{**collection["features"][0]["properties"], "lon": 7.4391, "lat": 46.9488, "tags": {"name": hostile}}],
+        "problems": [{"type": "unmatched_osm", "priority": 1, "side_reason": hostile, "evidence": {}}],
+    }
     page.route(STOPS_API, lambda route: fulfil_json(route, collection))
+    # The popup asks for the stop's details too; the fake stop has them here.
+    page.route("**/api/v1/stops/node/42", lambda route: fulfil_json(route, details))
     page.goto(empty_server.url + "/")
     marker = page.locator("path.stop-osm.is-unmatched")
     marker.wait_for()
@@ -291,6 +298,8 @@ def test_untrusted_names_are_shown_as_text(page: Any, empty_server: LiveServer, 
     popup = open_popup(page, marker)
 
     assert popup.locator("h3").inner_text() == hostile
+    popup.locator(".problem-reason").wait_for()
+    assert popup.locator(".problem-reason").inner_text() == hostile
     assert popup.locator("img, b").count() == 0
     assert page.evaluate("window.__pwned") is None
     assert popup.locator("a[href='https://www.openstreetmap.org/node/42']").count() == 1
