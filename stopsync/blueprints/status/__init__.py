@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask_babel import gettext as _
 
 from ...extensions import db
 from ...pipeline.status import cached_status, read_status
@@ -68,12 +69,13 @@ def navbar_line(document: dict[str, Any]) -> str:
     parts = []
     dates = [f"{label} {_day(datasets[kind].get('timestamp'))}" for kind, label in (("atlas", "ATLAS"), ("osm", "OSM"))
              if kind in datasets]
-    parts.append("data from " + ", ".join(dates) if dates else "no data published yet")
+    parts.append(_("data from {datasets}").format(datasets=", ".join(dates)) if dates
+                 else _("no data published yet"))
     run = document.get("run") or {}
     if document.get("state") == "running" and run.get("phase"):
-        parts.append(f"updating now: {run['phase']}")
+        parts.append(_("updating now: {phase}").format(phase=run["phase"]))
     elif document.get("next_run"):
-        parts.append(f"next update {str(document['next_run']).replace('T', ' ')[:16]}")
+        parts.append(_("next update {time}").format(time=str(document["next_run"]).replace("T", " ")[:16]))
     return "; ".join(parts)
 
 
