@@ -19,6 +19,7 @@ snapshot until the commit.
 
 from __future__ import annotations
 
+import abc
 import io
 import json
 import logging
@@ -77,7 +78,7 @@ def _noop_step(_step: str, _done: int, _total: int) -> None:
     return None
 
 
-class SnapshotPublisher:
+class SnapshotPublisher(abc.ABC):
     """The contract both backends fulfil."""
 
     def __init__(self, engine: Engine, tables: Mapping[str, sa.Table], *, lock_timeout_s: float = 10.0,
@@ -90,20 +91,38 @@ class SnapshotPublisher:
         self.before_swap: Callable[[], None] = lambda: None
         self.last_lock_hold_s = 0.0
 
+    @abc.abstractmethod
     def publish(self, rows: Mapping[str, list[dict[str, Any]]], lifecycle: LifecycleStep,
                 on_step: StepCallback = _noop_step) -> dict[str, int]:
-        raise NotImplementedError
+        """Make ``rows`` the published snapshot (with the lifecycle in the same transaction);
+        returns the row count per table."""
 
+    @abc.abstractmethod
     def rollback(self) -> str:
         """Swap the kept previous snapshot back in; returns the run id it restores."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def has_previous(self) -> bool:
-        raise NotImplementedError
+        """Whether a previous snapshot is kept for a rollback."""
 
+    @abc.abstractmethod
     def recover(self) -> bool:
         """Remove what a killed publication left behind; True when there was something."""
-        raise NotImplementedError
+
+
+def validate_snapshot(connection: Connection, counts: Mapping[str, int], table: Callable[[str], str]) -> None:
+    """Row counts as produced, and no row naming a platform or element that is not there;
+    ``table`` gives the quoted (schema-qualified) name of each snapshot table."""
+    for name in LOAD_ORDER:
+        found = connection.execute(sa.text(f"SELECT count(*) FROM {table(name)}")).scalar()
+        if found != counts.get(name, 0):
+            raise PublicationError(f"table {table(name)} holds {found} rows, expected {counts.get(name, 0)}")
+    for child, column, parent, parent_column in REFERENCES:
+        orphans = connection.execute(sa.text(
+            f"SELECT count(*) FROM {table(child)} c WHERE c.{column} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {table(parent)} p WHERE p.{parent_column} = c.{column})")).scalar()
+        if orphans:
+            raise PublicationError(f"{orphans} rows of {child}.{column} name no {parent}.{parent_column}")
 
 
 def _with_statuses(rows: Mapping[str, list[dict[str, Any]]], status_of: Mapping[str, str]) -> None:
@@ -269,18 +288,7 @@ class PostgresPublisher(SnapshotPublisher):
             ))
 
     def _validate(self, connection: Connection, counts: Mapping[str, int]) -> None:
-        for name in LOAD_ORDER:
-            found = connection.execute(sa.text(f"SELECT count(*) FROM {_qualified(STAGING_SCHEMA, name)}")).scalar()
-            if found != counts.get(name, 0):
-                raise PublicationError(f"staging table {name} holds {found} rows, expected {counts.get(name, 0)}")
-        for child, column, parent, parent_column in REFERENCES:
-            orphans = connection.execute(sa.text(
-                f"SELECT count(*) FROM {_qualified(STAGING_SCHEMA, child)} c WHERE c.{column} IS NOT NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM {_qualified(STAGING_SCHEMA, parent)} p "
-                f"WHERE p.{parent_column} = c.{column})"
-            )).scalar()
-            if orphans:
-                raise PublicationError(f"{orphans} rows of {child}.{column} name no {parent}.{parent_column}")
+        validate_snapshot(connection, counts, lambda name: _qualified(STAGING_SCHEMA, name))
 
     def _copy_constraints_and_indexes(self, connection: Connection) -> None:
         """Every constraint and index of the published tables, under the same names, on the
@@ -466,16 +474,7 @@ class SqlitePublisher(SnapshotPublisher):
 
     @staticmethod
     def _validate(connection: Connection, counts: Mapping[str, int]) -> None:
-        for name in LOAD_ORDER:
-            found = connection.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar()
-            if found != counts.get(name, 0):
-                raise PublicationError(f"table {name} holds {found} rows, expected {counts.get(name, 0)}")
-        for child, column, parent, parent_column in REFERENCES:
-            orphans = connection.execute(sa.text(
-                f'SELECT count(*) FROM "{child}" c WHERE c.{column} IS NOT NULL AND NOT EXISTS '
-                f'(SELECT 1 FROM "{parent}" p WHERE p.{parent_column} = c.{column})')).scalar()
-            if orphans:
-                raise PublicationError(f"{orphans} rows of {child}.{column} name no {parent}.{parent_column}")
+        validate_snapshot(connection, counts, lambda name: f'"{name}"')
 
     def has_previous(self) -> bool:
         with self.engine.connect() as connection:

@@ -10,6 +10,7 @@ a dedicated connection, or a file lock beside an SQLite database; both vanish wi
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
 import os
@@ -58,23 +59,27 @@ def describe_holder(holder: Mapping[str, Any] | None) -> str:
     return "another pipeline run is active: " + " ".join(parts)
 
 
-class RunLock:
+class RunLock(abc.ABC):
     """Acquire with :meth:`acquire` (raises :class:`RunLockedError`), give back with
     :meth:`release`; :meth:`check` raises when the lock was lost while running."""
 
     kind = "none"
 
+    @abc.abstractmethod
     def acquire(self, run_id: str) -> None:
-        raise NotImplementedError
+        """Take the lock for ``run_id`` or raise RunLockedError naming the holder."""
 
+    @abc.abstractmethod
     def release(self) -> None:
-        raise NotImplementedError
+        """Give the lock back if this process still holds it."""
 
+    @abc.abstractmethod
     def holder(self) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """Who holds the lock (run id, host, pid, since), or None when it is free."""
 
-    def check(self) -> None:
-        """Raise RunLockedError if this process no longer holds the lock."""
+    def check(self) -> None:  # noqa: B027 - a deliberate default, not an abstract hook
+        """Raise RunLockedError if this process no longer holds the lock. The default suits
+        locks held on a connection or a file, which cannot be lost while the process lives."""
 
     def __enter__(self) -> RunLock:
         return self
