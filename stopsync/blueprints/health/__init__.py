@@ -13,6 +13,15 @@ bp = Blueprint("health", __name__)
 limiter.exempt(bp)
 
 
+def _migration_heads() -> set[str]:
+    """The newest migrations, read from disk once per process (probes call readyz often)."""
+    heads = current_app.extensions.get("stopsync_migration_heads")
+    if heads is None:
+        heads = set(ScriptDirectory(current_app.extensions["migrate"].directory).get_heads())
+        current_app.extensions["stopsync_migration_heads"] = heads
+    return set(heads)
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
     """The process is alive; touches nothing else."""
@@ -22,8 +31,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Ready to serve: the database answers and its schema is at the newest migration."""
-    migrations = current_app.extensions["migrate"].directory
-    heads = set(ScriptDirectory(migrations).get_heads())
+    heads = _migration_heads()
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
