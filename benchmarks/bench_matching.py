@@ -2,7 +2,8 @@
 
 Generates (or reuses, when seed and scale agree) the instance under /tmp, runs
 ``flask --app stopsync pipeline match`` on it in a fresh subprocess (``--region none``: the
-generated platforms include Liechtenstein's, and all of them are matchable), measures wall
+generated platforms include Liechtenstein's, and all of them are matchable; ``--gtfs`` with the
+instance's ``gtfs.zip``, so route evidence takes part; an instance without one is regenerated), measures wall
 time and the child's peak RSS (``getrusage(RUSAGE_CHILDREN)``), then scores ``matches.csv``
 against the truth: precision, recall and F1 overall, per method and per truth category.
 
@@ -33,7 +34,7 @@ from stopsync.evaluation.metrics import evaluate, format_report  # noqa: E402
 def instance_matches(directory: Path, seed: int, scale: float) -> bool:
     summary = directory / "generation.json"
     if not summary.is_file() or not all((directory / name).is_file() for name in (
-            "atlas.csv", "osm.xml", "truth.csv", "truth_unmatched_atlas.csv")):
+            "atlas.csv", "osm.xml", "gtfs.zip", "truth.csv", "truth_unmatched_atlas.csv")):
         return False
     recorded = json.loads(summary.read_text(encoding="utf-8"))
     return bool(recorded.get("seed") == seed and recorded.get("scale") == scale)
@@ -44,6 +45,8 @@ def run_match(directory: Path, out: Path) -> tuple[float, float, str]:
     command = [sys.executable, "-m", "flask", "--app", "stopsync", "pipeline", "match",
                "--atlas", str(directory / "atlas.csv"), "--osm", str(directory / "osm.xml"),
                "--region", "none", "--out", str(out)]
+    if (directory / "gtfs.zip").is_file():  # route evidence: GTFS tokens vs the OSM route relations
+        command[-2:-2] = ["--gtfs", str(directory / "gtfs.zip")]
     with tempfile.TemporaryDirectory() as instance_path:
         env = {"STOPSYNC_ENVIRONMENT": "development", "STOPSYNC_LOG_LEVEL": "WARNING",
                "STOPSYNC_INSTANCE_PATH": instance_path, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}

@@ -39,7 +39,7 @@ def evaluate_command(truth_dir: Path, pred_path: Path, as_json: bool) -> None:
 
 @click.command("generate")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Directory for atlas.csv, osm.xml and the truth files.")
+              help="Directory for atlas.csv, osm.xml (with route relations), gtfs.zip and the truth files.")
 @click.option("--seed", type=int, required=True, help="Random seed; the same seed gives the same files.")
 @click.option("--scale", type=click.FloatRange(min=0.0, min_open=True, max=1.0), default=1.0, show_default=True,
               help="Share of the Swiss service points to use (1.0: national size).")
@@ -47,7 +47,7 @@ def evaluate_command(truth_dir: Path, pred_path: Path, as_json: bool) -> None:
               default=DEFAULT_HRDF if DEFAULT_HRDF.is_file() else None, required=not DEFAULT_HRDF.is_file(),
               show_default=True, help="hrdf_service_points_2024.csv (the real service points).")
 def generate_command(out_dir: Path, seed: int, scale: float, hrdf_path: Path) -> None:
-    """Generate an ATLAS export, an OSM file and their true links from the real service points."""
+    """Generate an ATLAS export, an OSM file, a GTFS feed and their true links from the real service points."""
     from .generator import generate
 
     try:
@@ -61,6 +61,10 @@ def generate_command(out_dir: Path, seed: int, scale: float, hrdf_path: Path) ->
                f"true links {counts['truth_links']}; {instance.duration_s:.1f} s")
     click.echo("platforms per category: " + ", ".join(
         f"{name} {count}" for name, count in counts["platforms_per_category"].items()))
-    for path in (instance.atlas_csv, instance.osm_xml, instance.truth_csv, instance.truth_unmatched_csv,
-                 instance.summary_json):
+    lines, routes, gtfs = counts["lines"], counts["osm_routes"], counts["gtfs"]
+    click.echo(f"lines {lines['lines']} ({', '.join(f'{m} {n}' for m, n in lines['lines_per_mode'].items())}); "
+               f"OSM route relations {routes.get('route_relations', 0)} (+{routes.get('route_masters', 0)} masters); "
+               f"GTFS stops {gtfs['stops']}, trips {gtfs['trips']}, stop_times {gtfs['stop_times']}")
+    for path in (instance.atlas_csv, instance.osm_xml, instance.gtfs_zip, instance.truth_csv,
+                 instance.truth_unmatched_csv, instance.truth_routes_csv, instance.summary_json):
         click.echo(f"wrote {path}")

@@ -8,8 +8,8 @@ generator places every element, it knows the true links: ``truth.csv`` lists the
 Realism choices (all rates are per platform unless said otherwise; see ``Rates``):
 
 - Stop type from the name: a name without a comma (``Vernayaz``) is a railway-like place, one
-  with a comma (``Glarus, Stampf``) a bus stop (8 % of them tram). Platforms per stop are heavy
-  tailed: bus stops mostly 1-2 (a few hubs up to 12), rail places up to 18.
+  with a comma (``Glarus, Stampf``) a bus stop (inside the four tram cities 30 % of them tram).
+  Platforms per stop are heavy tailed: bus stops mostly 1-2 (a few hubs up to 12), rail places up to 18.
 - Platforms lie around the service point: bus platforms on both sides of a road 3-8 m off its
   centre line, staggered 15-30 m; rail platforms side by side 7-12 m apart along the track.
 - Designations per stop scheme: numbers (``1``, ``2``), letters (``A``, ``B``) or none.
@@ -31,6 +31,11 @@ Realism choices (all rates are per platform unless said otherwise; see ``Rates``
 - ATLAS rows the baseline filters drop: expired (0.4 %), ``BOARDING_AREA`` (1.5 %) and foreign
   (non-``85``, 1 %); duplicates (same number + designation, 0.3 %).
 
+- Lines (``lines.py``): bus, tram and rail lines over the stops, written as ``gtfs.zip`` and as
+  PTv2 route relations in ``osm.xml`` (65 % of lines); they are evidence, not truth, and draw from
+  their own random stream, so the other files do not depend on them. ``truth_routes.csv`` lists
+  every call of every line with the elements a correct relation holds and the planted noise.
+
 The output is deterministic for a seed; the files are written as streams.
 """
 
@@ -42,7 +47,7 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -63,6 +68,17 @@ from .atlas_format import (
     open_atlas_writer,
     wgs84_to_lv95,
     write_atlas_row,
+)
+from .lines import (
+    LineRates,
+    build_network,
+    in_tram_city,
+    network_counts,
+    plan_relations,
+    plan_trips,
+    write_gtfs,
+    write_relations,
+    write_route_truth,
 )
 from .service_points import ServicePoints, load_service_points
 
@@ -96,7 +112,7 @@ _EXPIRED_FIRST, _EXPIRED_LAST = date(2016, 12, 10), date(2025, 12, 13)
 class Rates:
     """The knobs of the generator; the defaults are the documented realistic values."""
 
-    tram_share: float = 0.08
+    tram_share: float = 0.30  # of the bus-like stops inside the tram cities (lines.TRAM_CITIES)
     aerial_share: float = 0.05  # of single-platform rail-like places
     trio_share: float = 0.25  # of two-platform bus/tram stops with both platforms mapped
     shared_share: float = 0.15  # of the same stops: one OSM element stands for both directions
@@ -132,6 +148,8 @@ class GeneratedInstance:
     scale: float
     counts: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    gtfs_zip: Path | None = None
+    truth_routes_csv: Path | None = None
 
 
 @dataclass
@@ -239,10 +257,11 @@ def _build_stops(points: ServicePoints, rng: np.random.Generator, scale: float, 
     names = [points.names[i] for i in chosen]
     rail_like = np.array(["," not in name for name in names])
     count = np.where(rail_like, _draw_counts(rng, n, RAIL_PLATFORM_COUNTS), _draw_counts(rng, n, BUS_PLATFORM_COUNTS))
-    mode = np.where(rail_like, RAIL, np.where(rng.random(n) < rates.tram_share, TRAM, BUS))
+    lat, lon = points.lat[chosen], points.lon[chosen]
+    tram = (rng.random(n) < rates.tram_share) & in_tram_city(lat, lon)
+    mode = np.where(rail_like, RAIL, np.where(tram, TRAM, BUS))
     mode = np.where(rail_like & (count == 1) & (rng.random(n) < rates.aerial_share), AERIAL, mode)
     rail_pick = rng.choice(len(RAIL_OPERATORS), size=n, p=[0.8, 0.15, 0.05])
-    lat, lon = points.lat[chosen], points.lon[chosen]
     bus_operator = _bus_operators(rng, lat, lon)
     operators = [RAIL_OPERATORS[2] if m == AERIAL else RAIL_OPERATORS[r] if m == RAIL else bus_operator[s]
                  for s, (m, r) in enumerate(zip(mode.tolist(), rail_pick.tolist(), strict=True))]
@@ -543,9 +562,10 @@ class _Generator:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def write_osm(self, path: Path) -> dict[str, int]:
-        """Nodes (stop nodes and way vertices, ascending ids) then ways; ids are shuffled so
-        that their order says nothing about the stops."""
+    def write_osm(self, path: Path, after_ways: Callable[[TextIO], object] | None = None) -> dict[str, int]:
+        """Nodes (stop nodes and way vertices, ascending ids) then ways, then what ``after_ways``
+        writes (the route relations); ids are shuffled so that their order says nothing about the
+        stops."""
         rng, elements = self.rng, self.elements
         size = len(elements)
         noise = self._tag_noise()
@@ -591,6 +611,8 @@ class _Generator:
                 out.write("".join(f'    <nd ref="{ref}"/>\n' for ref in refs))
                 _write_tags(out, self._tags(e, noise), indent="    ")
                 out.write("  </way>\n")
+            if after_ways is not None:
+                after_ways(out)
             out.write("</osm>\n")
         return {"osm_nodes_written": len(slots), "osm_ways": len(ways)}
 
@@ -712,9 +734,10 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: Iterable[Sequence[str]
 
 
 def generate(out_dir: Path, *, seed: int, scale: float = 1.0, hrdf_csv: Path,
-             rates: Rates | None = None) -> GeneratedInstance:
-    """Write ``atlas.csv``, ``osm.xml``, ``truth.csv``, ``truth_unmatched_atlas.csv`` and
-    ``generation.json`` into ``out_dir``; ``scale`` samples that share of the service points."""
+             rates: Rates | None = None, line_rates: LineRates | None = None) -> GeneratedInstance:
+    """Write ``atlas.csv``, ``osm.xml`` (with route relations), ``gtfs.zip``, ``truth.csv``,
+    ``truth_unmatched_atlas.csv``, ``truth_routes.csv`` and ``generation.json`` into ``out_dir``;
+    ``scale`` samples that share of the service points."""
     started = time.perf_counter()
     if not (isinstance(scale, int | float) and 0 < scale <= 1.0):
         raise InputError(f"scale must be in (0, 1], got {scale!r}")
@@ -725,9 +748,19 @@ def generate(out_dir: Path, *, seed: int, scale: float = 1.0, hrdf_csv: Path,
     gen.place_elements(missing, pattern)
     stations = gen.place_stations()
     extras = gen.place_extras(int((~missing).sum()))
-    paths = {name: out_dir / name for name in ("atlas.csv", "osm.xml", "truth.csv", "truth_unmatched_atlas.csv",
-                                               "generation.json")}
-    osm_counts = gen.write_osm(paths["osm.xml"])
+    paths = {name: out_dir / name for name in ("atlas.csv", "osm.xml", "gtfs.zip", "truth.csv",
+                                               "truth_unmatched_atlas.csv", "truth_routes.csv", "generation.json")}
+    # Lines draw from their own stream, so the stops, elements and truth do not depend on them.
+    line_rng = np.random.default_rng([seed, 0x11E5])
+    line_rates = line_rates or LineRates()
+    network = build_network(gen.stops, gen.platforms, line_rng, float(scale), line_rates)
+    trips = plan_trips(network, line_rng)
+    route_plan = plan_relations(network, trips, gen.stops, gen.platforms, gen.elements, line_rng, line_rates)
+    osm_counts = gen.write_osm(paths["osm.xml"], after_ways=lambda out: write_relations(
+        out, route_plan, gen.osm_ids, _write_tags))
+    gtfs_counts = write_gtfs(paths["gtfs.zip"], network, trips, gen.stops, gen.platforms, line_rng, line_rates,
+                             float(scale))
+    write_route_truth(paths["truth_routes.csv"], network, route_plan, gen.platforms, gen.osm_ids)
     planted, duplicates = _write_atlas(gen, paths["atlas.csv"], missing)
 
     plats, elements = gen.platforms, gen.elements
@@ -761,6 +794,9 @@ def generate(out_dir: Path, *, seed: int, scale: float = 1.0, hrdf_csv: Path,
         **osm_counts,
         "truth_links": len(truth),
         "platforms_per_category": per_category,
+        "lines": network_counts(network),
+        "osm_routes": route_plan.counts,
+        "gtfs": gtfs_counts,
     }
     duration = round(time.perf_counter() - started, 2)
     paths["generation.json"].write_text(json.dumps(
@@ -769,5 +805,6 @@ def generate(out_dir: Path, *, seed: int, scale: float = 1.0, hrdf_csv: Path,
     return GeneratedInstance(
         out_dir=out_dir, atlas_csv=paths["atlas.csv"], osm_xml=paths["osm.xml"], truth_csv=paths["truth.csv"],
         truth_unmatched_csv=paths["truth_unmatched_atlas.csv"], summary_json=paths["generation.json"], seed=seed,
-        scale=float(scale), counts=counts, duration_s=duration,
+        scale=float(scale), counts=counts, duration_s=duration, gtfs_zip=paths["gtfs.zip"],
+        truth_routes_csv=paths["truth_routes.csv"],
     )

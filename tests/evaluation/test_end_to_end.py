@@ -50,7 +50,8 @@ def test_generate_command_writes_the_instance(hrdf_csv: Path, tmp_path: Path) ->
                                                    "--hrdf", str(hrdf_csv)])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {
-        "atlas.csv", "osm.xml", "truth.csv", "truth_unmatched_atlas.csv", "generation.json"}
+        "atlas.csv", "osm.xml", "gtfs.zip", "truth.csv", "truth_unmatched_atlas.csv", "truth_routes.csv",
+        "generation.json"}
     assert "platforms per category:" in result.output and "wrote" in result.output
 
 

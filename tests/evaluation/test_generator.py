@@ -16,7 +16,7 @@ from stopsync.pipeline.atlas import read_atlas
 from stopsync.pipeline.geo import haversine_m
 from stopsync.pipeline.osm import read_osm
 
-FILES = ("atlas.csv", "osm.xml", "truth.csv", "truth_unmatched_atlas.csv")
+FILES = ("atlas.csv", "osm.xml", "gtfs.zip", "truth.csv", "truth_unmatched_atlas.csv", "truth_routes.csv")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
