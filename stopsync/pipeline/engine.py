@@ -8,7 +8,14 @@ enforces the cardinality rules:
   representative is used once: the link is refused when either side is already taken;
 - a link to an OSM element carries its unit siblings along (a pair's other member, a trio
   side's middle stop_position), method unchanged, evidence ``propagated_from``;
-- a link of an ATLAS platform is copied to its duplicates (same ``number`` + ``designation``).
+- a link of an ATLAS platform is copied to its duplicates (same ``number`` + ``designation``);
+- a sibling lying much nearer another ATLAS platform is not carried along (the
+  ``nearer_other_platform`` gate): it is most likely that platform's element;
+- a link whose two sides are served by the same route in opposite directions only (GTFS tokens
+  of the SLOID vs the OSM route relations of the element, see :meth:`MatchEngine.routes_contradict`)
+  is refused, and so is the propagation to such a sibling: the two belong to the two
+  directions of a stop. Explicit links (``manual_links``, ``ref_sloid``) and links whose
+  platform codes agree are exempt.
 
 Spatial queries run on KD-trees over 3-D cartesian metres (see ``grouping.py``), so radius
 gates are exact great-circle distances. The engine knows nothing about Flask or databases.
@@ -30,6 +37,8 @@ from .grouping import ELIGIBLE_KINDS, StopUnits, chord_to_arc_m, group_units, to
 from .profile import Profile, load_profile
 from .records import AtlasPlatform, Link, OsmElement
 
+# Methods that state a link outright: route directions never veto them.
+EXPLICIT_METHODS = frozenset({"manual_links", "ref_sloid"})
 UNMATCHED_REASONS = ("no_osm_within_50m", "no_candidate", "contradicting_platform_code", "ambiguous")
 # Rebuild the tree of free representatives once this share of its points has been taken.
 _STALE_SHARE = 0.2
@@ -121,12 +130,23 @@ class MatchEngine:
                                     for p in self.atlas], dtype=np.int64)
         self.osm_code = np.array([vocabulary.setdefault(platform_code(e.local_ref), len(vocabulary))
                                   for e in self.osm], dtype=np.int64)
+        numbers: dict[str, int] = {"": 0}
+        self.atlas_uic = np.array([numbers.setdefault(p.number.strip(), len(numbers)) for p in self.atlas],
+                                  dtype=np.int64)
+        self.osm_uic = np.array([numbers.setdefault(e.uic_ref, len(numbers)) for e in self.osm], dtype=np.int64)
 
         self._tree: Any = None
         self._tree_index: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._tree_stale = 0
         self._eligible_tree: Any = None
         self._eligible_index: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._atlas_directions = _directions_by_index(
+            (p.sloid for p in self.atlas), self.context.get("atlas_route_tokens") or {})
+        self._osm_directions = _directions_by_index(
+            (e.osm_id for e in self.osm), self.context.get("osm_route_tokens") or {})
+        self._claims: dict[tuple[int, bool], frozenset[int]] = {}
+        # (ATLAS, OSM) pairs a stage found undecidable by distance; later stages skip them.
+        self._ambiguous: set[tuple[int, int]] = set()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -160,10 +180,84 @@ class MatchEngine:
         a, o = self.atlas_code[atlas_indices], self.osm_code[osm_indices]
         return np.asarray((a > 0) & (o > 0) & (a != o))
 
+    def uic_contradict(self, atlas_indices: NDArray[np.int64], osm_indices: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Per pair: ATLAS ``number`` and OSM ``uic_ref`` both present and different."""
+        a, o = self.atlas_uic[atlas_indices], self.osm_uic[osm_indices]
+        return np.asarray((a > 0) & (o > 0) & (a != o))
+
     def codes_agree(self, atlas_indices: NDArray[np.int64], osm_indices: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Per pair: both platform codes present and equal (case-insensitive)."""
         a, o = self.atlas_code[atlas_indices], self.osm_code[osm_indices]
         return np.asarray((a > 0) & (a == o))
+
+    def routes_contradict(self, atlas_index: int, osm_index: int, *, pooled: bool = True) -> bool:
+        """The routes say the element is not this platform's:
+
+        - both sides have routes with a known direction, share a route and share no
+          (route, direction): the platform of one direction and the element of the other; or
+        - the platform shares no (route, direction) with the element, while another ATLAS
+          platform within ``ROUTE_CLAIM_MAX_M`` of the element does: the element is that
+          platform's (the routes calling there are the ones its relations list).
+
+        With ``pooled`` an element without route tokens of its own is judged by its unit
+        siblings' (route relations often list only the platform or only the stop_position)."""
+        osm_side = self._osm_side(osm_index, pooled)
+        if not osm_side:
+            return False
+        atlas_side = self._atlas_directions.get(atlas_index, {})
+        common = False
+        for route, directions in atlas_side.items():
+            other = osm_side.get(route)
+            if other is None:
+                continue
+            if directions & other:
+                return False
+            common = True
+        if common:
+            return True
+        claimants = self._claimants(osm_index, pooled)
+        return bool(claimants) and int(self._duplicate_group[atlas_index]) not in claimants
+
+    def _osm_side(self, osm_index: int, pooled: bool) -> dict[str, frozenset[str]]:
+        own = self._osm_directions.get(osm_index)
+        if own or not pooled:
+            return own or {}
+        merged: dict[str, frozenset[str]] = {}
+        for sibling in self.units.propagate_to.get(osm_index, ()):
+            for route, directions in self._osm_directions.get(sibling, {}).items():
+                merged[route] = merged.get(route, frozenset()) | directions
+        return merged
+
+    def _claimants(self, osm_index: int, pooled: bool) -> frozenset[int]:
+        """Duplicate-group ids of the ATLAS platforms near the element that share one of its
+        (route, direction) tokens."""
+        key = (osm_index, pooled)
+        found = self._claims.get(key)
+        if found is not None:
+            return found
+        osm_side = self._osm_side(osm_index, pooled)
+        if self._atlas_tree is None:
+            self._atlas_tree = cKDTree(self.atlas_xyz)
+        near = self._atlas_tree.query_ball_point(self.osm_xyz[osm_index], self.profile.route_claim_max_m)
+        claimants = set()
+        for k in near:
+            atlas_side = self._atlas_directions.get(int(k))
+            if atlas_side and any(directions & osm_side.get(route, frozenset())
+                                  for route, directions in atlas_side.items()):
+                claimants.add(int(self._duplicate_group[int(k)]))
+        result = frozenset(claimants)
+        self._claims[key] = result
+        return result
+
+    def routes_contradict_pairs(self, pairs: CandidatePairs) -> NDArray[np.bool_]:
+        """:meth:`routes_contradict` per candidate pair (dictionary lookups; the claimants of
+        an element are computed once)."""
+        result = np.zeros(len(pairs), dtype=bool)
+        if not self._atlas_directions or not self._osm_directions:
+            return result
+        for k in range(len(pairs)):
+            result[k] = self.routes_contradict(int(pairs.atlas[k]), int(pairs.osm[k]))
+        return result
 
     def atlas_duplicates(self, atlas_index: int) -> tuple[int, ...]:
         return self._duplicates.get(atlas_index, ())
@@ -205,6 +299,10 @@ class MatchEngine:
                 return None
         if (atlas_index, osm_index) in self._pairs:
             return None
+        checked = method not in EXPLICIT_METHODS
+        if checked and self._vetoed_by_routes(atlas_index, osm_index, pooled=True):
+            self.refused["route_direction"] += 1
+            return None
         evidence = dict(evidence or {})
         primary = self._add(atlas_index, osm_index, method, score, evidence)
         atlas_side = (atlas_index, *self.atlas_duplicates(atlas_index))
@@ -212,6 +310,13 @@ class MatchEngine:
         for i in atlas_side:
             for j in osm_side:
                 if (i, j) in self._pairs:
+                    continue
+                # A sibling is inferred, never stated: even an explicit link's sibling is checked.
+                if j != osm_index and self._vetoed_by_routes(i, j, pooled=False):
+                    self.refused["route_direction_sibling"] += 1
+                    continue
+                if j != osm_index and self._sibling_elsewhere(i, j):
+                    self.refused["sibling_nearer_other_platform"] += 1
                     continue
                 via = [] if i == atlas_index else ["atlas_duplicate"]
                 via += [] if j == osm_index else ["unit_sibling"]
@@ -222,6 +327,21 @@ class MatchEngine:
                     "propagation": "+".join(via),
                 })
         return primary
+
+    def _sibling_elsewhere(self, i: int, j: int) -> bool:
+        """A unit sibling lying much nearer another ATLAS platform than ``i`` (the
+        ``nearer_other_platform`` gate): most likely that platform's element, grouped with
+        ``i``'s across the road. Agreeing platform codes overrule the geometry."""
+        if self.atlas_code[i] > 0 and self.atlas_code[i] == self.osm_code[j]:
+            return False
+        pair = CandidatePairs(np.array([i], dtype=np.int64), np.array([j], dtype=np.int64),
+                              np.array([self.distance_m(i, j)]))
+        return bool(self.nearer_other_platform(pair)[0])
+
+    def _vetoed_by_routes(self, i: int, j: int, *, pooled: bool) -> bool:
+        if self.atlas_code[i] > 0 and self.atlas_code[i] == self.osm_code[j]:
+            return False  # the platform codes agree: that outweighs a relation's mistake
+        return self.routes_contradict(i, j, pooled=pooled)
 
     def _add(self, i: int, j: int, method: str, score: float, evidence: dict[str, Any]) -> Link:
         self._pairs.add((i, j))
@@ -311,6 +431,18 @@ class MatchEngine:
         profile = self.profile
         return np.asarray(pairs.distance > profile.other_platform_factor * other + profile.other_platform_slack_m)
 
+    def mark_ambiguous(self, atlas_indices: NDArray[np.int64], osm_indices: NDArray[np.int64]) -> None:
+        """Record pairs that distance cannot decide (two platforms about as near one element):
+        later distance stages leave them alone, and the platforms stay unmatched as
+        ``ambiguous`` with their candidates unless better evidence links them."""
+        self._ambiguous.update(zip(atlas_indices.tolist(), osm_indices.tolist(), strict=True))
+
+    def is_ambiguous(self, pairs: CandidatePairs) -> NDArray[np.bool_]:
+        if not self._ambiguous:
+            return np.zeros(len(pairs), dtype=bool)
+        return np.fromiter(((int(a), int(o)) in self._ambiguous for a, o in zip(pairs.atlas, pairs.osm, strict=True)),
+                           dtype=bool, count=len(pairs))
+
     def eligible_tree(self) -> tuple[Any, NDArray[np.int64]]:
         """KD-tree over every platform/stop_position element (linked or not) and its indices."""
         if self._eligible_tree is None:
@@ -362,3 +494,26 @@ class MatchEngine:
             ids = tuple(self.osm[j].osm_id for j in (compatible or candidates))
             reasons[i] = UnmatchedReason("ambiguous" if compatible else "contradicting_platform_code", ids)
         return reasons
+
+
+def _directions_by_index(
+    keys: Any, tokens: Mapping[str, Any]
+) -> dict[int, dict[str, frozenset[str]]]:
+    """Per index (of ``keys``) with tokens: route -> the directions known for it. Tokens are
+    ``"<route>:<direction>"``; those without a direction say nothing about sides and are
+    left out."""
+    result: dict[int, dict[str, frozenset[str]]] = {}
+    if not tokens:
+        return result
+    for index, key in enumerate(keys):
+        found = tokens.get(key)
+        if not found:
+            continue
+        routes: dict[str, set[str]] = defaultdict(set)
+        for token in found:
+            route, _, direction = str(token).rpartition(":")
+            if route and direction:
+                routes[route].add(direction)
+        if routes:
+            result[index] = {route: frozenset(values) for route, values in routes.items()}
+    return result

@@ -6,8 +6,16 @@ and negative distances, so a typo never silently falls back to a default.
 
 Choices that are ours, not the baseline's:
 
-- ``FUZZY_MAX_M = 100``: fuzzy names are weaker evidence than exact names (150 m) but stronger
-  than distance alone (50 m); 100 m sits between the two.
+- ``FUZZY_MAX_M = 50``: fuzzy names are weaker evidence than exact names (150 m); beyond the
+  distance stages' 50 m a merely similar name was more often a neighbouring or stale stop
+  than the same one (61.9 % precision at 100 m on the generated national instance, all of
+  its correct links within 50 m).
+- ``EXACT_ONE_OSM_FACTOR = 1.5``: one element for two platforms is shared only when it lies
+  about as near both; at 2.0 an element of one direction was given to the other direction's
+  unmapped platform too often.
+- ``GROUP_SWAP_MARGIN_M = 3``, ``GROUP_SWAP_SHARE = 0.2``: an assignment that another platform
+  could take for less than 3 m + 20 % of its distance more is a coin toss, and left unmatched
+  as ``ambiguous`` (later distance stages respect that).
 - ``FUZZY_MIN_SIMILARITY = 0.85``: rapidfuzz ``token_sort_ratio`` on normalised names (accents
   folded, abbreviations expanded, municipality prefix handled by variants, see ``names.py``).
   At 0.85 a 12-letter name tolerates one or two edits ("Vaselin"/"Vasselin" = 0.93) while two
@@ -66,23 +74,34 @@ class Profile:
     pair_isolated_radius_m: float = 20.0  # no other stop element this near: any margin refuses
     # Exact reference, one OSM element for N ATLAS platforms: only those within
     # factor x the nearest one's distance + slack (see ``exact_reference.py``).
-    exact_one_osm_factor: float = 2.0
+    exact_one_osm_factor: float = 1.5
     exact_one_osm_slack_m: float = 5.0
     exact_one_osm_soft_factor: float = 1.5  # beyond this bound, only without a nearer stop element
     exact_one_osm_soft_slack_m: float = 2.0
     # ... and those further than the nearest + this wait for the other stages (shared_reference).
     exact_one_osm_defer_m: float = 0.0
+    # A uic_ref agreeing with an ATLAS number further than this is a tagging error (a stop's
+    # number copied to another stop), not evidence: such pairs are left to the other stages.
+    reference_max_m: float = 2000.0
     # Name and route stages.
     exact_name_max_m: float = 150.0
     route_max_m: float = 50.0
     route_min_shared_tokens: int = 1
+    # An element whose routes (with direction) call at an ATLAS platform within this radius
+    # is not linked to a platform those routes do not serve (see ``MatchEngine.routes_contradict``).
+    route_claim_max_m: float = 150.0
     # Group proximity: assignment radii, tried in this order.
     group_radii_m: tuple[float, ...] = (50.0, 150.0)
     # The "name" group (OSM name vs the stop part of the official name) only up to this radius.
     group_name_max_m: float = 50.0
+    # An assignment another platform could take for less than margin + share x distance more
+    # (in total) is ambiguous and not linked.
+    group_swap_margin_m: float = 3.0
+    group_swap_share: float = 0.2
     # Distance stages.
     # Group proximity, single candidate and ratio test skip an element that lies much nearer
-    # another ATLAS platform: distance > factor x that distance + slack.
+    # another ATLAS platform: distance > factor x that distance + slack; a link does not carry
+    # along a unit sibling that lies so (see ``MatchEngine.link``).
     other_platform_factor: float = 2.0
     other_platform_slack_m: float = 3.0
     platform_code_max_m: float = 50.0
@@ -91,7 +110,7 @@ class Profile:
     ratio_min_second_m: float = 10.0
     ratio_factor: float = 4.0
     # Fuzzy names.
-    fuzzy_max_m: float = 100.0
+    fuzzy_max_m: float = 50.0
     fuzzy_min_similarity: float = 0.85
     # Unmatched reasons: "no_osm_within_50m" uses this radius.
     unmatched_radius_m: float = 50.0

@@ -67,6 +67,38 @@ def assign(pairs: CandidatePairs, radius: float) -> NDArray[np.bool_]:
     return selected
 
 
+def _ambiguous(edges: CandidatePairs, selected: NDArray[np.bool_], margin_m: float, share: float) -> NDArray[np.bool_]:
+    """Selected edges the distances cannot really decide: another platform wants the same
+    element and giving it to that one instead costs less than ``margin_m + share x d`` more
+    in total (the other platform left out, or the two swapping their elements). Such a
+    choice is a coin toss between two directions or two platforms of one stop; the platform
+    is better left unmatched with a reason than linked to the wrong element."""
+    result = np.zeros(len(edges), dtype=bool)
+    distance = {(int(a), int(o)): float(d) for a, o, d in zip(edges.atlas, edges.osm, edges.distance, strict=True)}
+    assigned = {int(edges.atlas[k]): int(edges.osm[k]) for k in np.flatnonzero(selected)}
+    wanting: dict[int, list[int]] = defaultdict(list)
+    for a, o in distance:
+        wanting[o].append(a)
+    for k in np.flatnonzero(selected).tolist():
+        i, j = int(edges.atlas[k]), int(edges.osm[k])
+        d = distance[(i, j)]
+        margin = margin_m + share * d
+        for other in wanting[j]:
+            if other == i:
+                continue
+            mine = assigned.get(other)
+            if mine is None:
+                extra = distance[(other, j)] - d
+            elif (i, mine) in distance:
+                extra = distance[(other, j)] + distance[(i, mine)] - d - distance[(other, mine)]
+            else:
+                continue
+            if extra <= margin:
+                result[k] = True
+                break
+    return result
+
+
 class GroupProximityStrategy(MatchingStrategy):
     name = "group_proximity"
     description = "per UIC / uic_name / name group: optimal assignment within 50 m, then 150 m"
@@ -92,6 +124,7 @@ class GroupProximityStrategy(MatchingStrategy):
         uic_conflict = (uic_a > 0) & (uic_o > 0) & (uic_a != uic_o)
         edges = pairs.where(same & ~uic_conflict & ~engine.codes_contradict(pairs.atlas, pairs.osm))
         edges = edges.where(~engine.nearer_other_platform(edges))
+        edges = edges.where(~engine.routes_contradict_pairs(edges))
         if len(edges) == 0:
             return 0
         group_sizes: dict[int, int] = {}
@@ -106,6 +139,12 @@ class GroupProximityStrategy(MatchingStrategy):
             sub = CandidatePairs(edges.atlas[index], edges.osm[index], edges.distance[index])
             selected[index[assign(sub, radius)]] = True
             stats["assignments_solved"] += 1
+        ambiguous = _ambiguous(edges, selected, engine.profile.group_swap_margin_m, engine.profile.group_swap_share)
+        stats["ambiguous"] = stats.get("ambiguous", 0) + int(ambiguous.sum())
+        if ambiguous.any():
+            contested = np.isin(edges.osm, edges.osm[ambiguous])
+            engine.mark_ambiguous(edges.atlas[contested], edges.osm[contested])
+        selected &= ~ambiguous
         for k in np.flatnonzero(selected).tolist():
             key = int(keys[k])
             group_sizes[key] = group_sizes.get(key, 0) + 1
@@ -177,6 +216,7 @@ class SingleCandidateStrategy(_RoundsStrategy):
         only = pairs.where(count_per(pairs.atlas) == 1)
         only = only.where(~engine.nearer_other_platform(only))
         only = only.where(~engine.codes_contradict(only.atlas, only.osm))
+        only = only.where(~engine.routes_contradict_pairs(only) & ~engine.is_ambiguous(only))
         # Two platforms whose only candidate is the same element: neither may take it.
         selected = count_per(only.osm) == 1
 
@@ -209,7 +249,8 @@ class RatioTestStrategy(_RoundsStrategy):
               & (second >= profile.ratio_factor * first))
         pairs = CandidatePairs(pending[ok], nearest[ok], first[ok])
         seconds = second[ok]
-        compatible = ~engine.codes_contradict(pairs.atlas, pairs.osm) & ~engine.nearer_other_platform(pairs)
+        compatible = (~engine.codes_contradict(pairs.atlas, pairs.osm) & ~engine.nearer_other_platform(pairs)
+                      & ~engine.routes_contradict_pairs(pairs) & ~engine.is_ambiguous(pairs))
         pairs, seconds = pairs.where(compatible), seconds[compatible]
         # Two platforms passing with the same nearest element: only the closer one takes it.
         selected = mutual_best(pairs, pairs.distance)

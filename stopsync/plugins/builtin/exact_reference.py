@@ -67,7 +67,12 @@ class ExactReferenceStrategy(MatchingStrategy):
         def contradict(i: int, j: int) -> bool:
             return bool(code_a(i)) and bool(code_o(j)) and code_a(i) != code_o(j)
 
+        # Beyond REFERENCE_MAX_M the shared number is a tagging error, not evidence.
+        limit = engine.profile.reference_max_m
+        osm = [j for j in osm if any(engine.distance_m(i, j) <= limit for i in atlas)]
         pairs: list[tuple[int, int, str]] = []
+        if not osm:
+            return
         if len(osm) == 1:
             near = [i for i in self._near_enough(engine, atlas, osm[0]) if not contradict(i, osm[0])]
             now, later = self._split_shared(engine, near, osm[0])
@@ -82,10 +87,20 @@ class ExactReferenceStrategy(MatchingStrategy):
                 # The platform code singles out its own elements among the stop's others.
                 pairs = [(only, j, "one_atlas_local_ref") for j in same_code]
             else:
-                pairs = [(only, j, "one_atlas") for j in osm if not contradict(only, j)]
+                # Several elements for one platform: its unit (or units) lie together; one far
+                # beyond the nearest is another stop's, stale or misplaced, and waits.
+                fitting = [j for j in osm if not contradict(only, j)]
+                if len(fitting) > 1:
+                    distances = {j: engine.distance_m(only, j) for j in fitting}
+                    nearest = min(distances.values())
+                    bound = engine.profile.exact_one_osm_factor * nearest + engine.profile.exact_one_osm_slack_m
+                    fitting = [j for j in fitting if distances[j] <= bound]
+                pairs = [(only, j, "one_atlas") for j in fitting]
         else:
             pairs = [(i, j, "n_to_m_local_ref") for i in atlas for j in osm if agree(i, j)]
         for i, j, rule in pairs:
+            if engine.distance_m(i, j) > limit:
+                continue
             if i not in self._open_atlas and not agree(i, j):
                 continue  # linked before: only its own platform code adds links
             engine.link(i, j, METHOD, score=SCORE_BOTH if agree(i, j) else SCORE_UIC_ONLY,
@@ -112,9 +127,10 @@ class ExactReferenceStrategy(MatchingStrategy):
         away is the second case's sibling and is left to the later stages; so is one beyond
         the ``*_SOFT_*`` bound (1.5 x + 2 m) that has another stop element nearer than this one.
         """
+        profile = engine.profile
+        atlas = [i for i in atlas if engine.distance_m(i, j) <= profile.reference_max_m]
         if len(atlas) < 2:
             return atlas
-        profile = engine.profile
         distances = [engine.distance_m(i, j) for i in atlas]
         nearest = min(distances)
         bound = profile.exact_one_osm_factor * nearest + profile.exact_one_osm_slack_m

@@ -121,7 +121,9 @@ class ExactNameStrategy(MatchingStrategy):
         av = table.atlas_variants[pairs.atlas]
         ov = table.osm_variants[pairs.osm]
         equal = (av[:, :, None] == ov[:, None, :]) & (av >= 0)[:, :, None]
-        named = equal.any(axis=(1, 2)) & ~engine.codes_contradict(pairs.atlas, pairs.osm)
+        # A name shared with another stop's element is no evidence: its uic_ref says whose it is.
+        named = (equal.any(axis=(1, 2)) & ~engine.codes_contradict(pairs.atlas, pairs.osm)
+                 & ~engine.uic_contradict(pairs.atlas, pairs.osm))
         agree = engine.codes_agree(pairs.atlas, pairs.osm)
         # Disambiguation: where some same-name candidate carries the platform code, only those.
         atlas_has_agree = np.zeros(len(engine.atlas), dtype=bool)
@@ -200,7 +202,9 @@ class FuzzyNameStrategy(MatchingStrategy):
 
     def _round(self, engine: MatchEngine, table: NameTable, radius: float, threshold: float) -> int:
         pairs = engine.candidate_pairs(engine.pending_atlas(), radius)
-        pairs = pairs.where(~engine.codes_contradict(pairs.atlas, pairs.osm) & ~engine.nearer_other_platform(pairs))
+        pairs = pairs.where(~engine.codes_contradict(pairs.atlas, pairs.osm)
+                            & ~engine.uic_contradict(pairs.atlas, pairs.osm) & ~engine.nearer_other_platform(pairs))
+        pairs = pairs.where(~engine.routes_contradict_pairs(pairs) & ~engine.is_ambiguous(pairs))
         ranks = rank_in_atlas(pairs)
         sim, va, vo = similarities(engine, table, pairs)
         good = sim >= threshold
