@@ -80,6 +80,8 @@ class Profile:
     exact_one_osm_soft_slack_m: float = 2.0
     # ... and those further than the nearest + this wait for the other stages (shared_reference).
     exact_one_osm_defer_m: float = 0.0
+    # One ATLAS platform, several elements with its number: only those within this of the nearest.
+    exact_one_atlas_spread_m: float = 150.0
     # A uic_ref agreeing with an ATLAS number further than this is a tagging error (a stop's
     # number copied to another stop), not evidence: such pairs are left to the other stages.
     reference_max_m: float = 2000.0

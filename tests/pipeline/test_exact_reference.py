@@ -136,20 +136,20 @@ def run_both(atlas_records: list[AtlasPlatform], osm_records: list[OsmElement]) 
     return engine
 
 
-@pytest.mark.parametrize(("far", "linked"), [(14.9, True), (15.1, False)])
-def test_one_osm_skips_platforms_beyond_twice_the_nearest_plus_5_m(far: float, linked: bool) -> None:
-    # The element lies 5 m from a1: a2 may share it up to 2 x 5 + 5 = 15 m away.
+@pytest.mark.parametrize(("far", "linked"), [(12.4, True), (12.6, False)])
+def test_one_osm_skips_platforms_beyond_one_and_a_half_times_the_nearest_plus_5_m(far: float, linked: bool) -> None:
+    # The element lies 5 m from a1: a2 may share it up to 1.5 x 5 + 5 = 12.5 m away.
     engine = run_both([placed("a1", 0), placed("a2", 5 + far)], [element(1, 5, uic_ref="8500001")])
     assert (("a2", "node/1") in pairs(engine)) is linked
     assert ("a1", "node/1") in pairs(engine)
 
 
 def test_one_osm_skips_a_further_platform_with_a_nearer_element_of_its_own() -> None:
-    # a2 is 12 m from the uic_ref element (within 2 x 4 + 5 = 13 m, beyond 1.5 x 4 + 2 = 8 m) and
+    # a2 is 10 m from the uic_ref element (within 1.5 x 4 + 5 = 11 m, beyond 1.5 x 4 + 2 = 8 m) and
     # an element without uic_ref lies nearer to it: that one is probably its own.
-    records = [element(1, 4, uic_ref="8500001"), element(2, 18)]
-    assert pairs(run_both([placed("a1", 0), placed("a2", 16)], records)) == {("a1", "node/1")}
-    assert pairs(run_both([placed("a1", 0), placed("a2", 16)], records[:1])) == {
+    records = [element(1, 4, uic_ref="8500001"), element(2, 16)]
+    assert pairs(run_both([placed("a1", 0), placed("a2", 14)], records)) == {("a1", "node/1")}
+    assert pairs(run_both([placed("a1", 0), placed("a2", 14)], records[:1])) == {
         ("a1", "node/1"), ("a2", "node/1")}
 
 

@@ -18,7 +18,7 @@ def test_swiss_defaults() -> None:
     assert profile.group_radii_m == (50.0, 150.0)
     assert (profile.platform_code_max_m, profile.single_candidate_max_m, profile.route_max_m) == (50.0, 50.0, 50.0)
     assert (profile.ratio_max_m, profile.ratio_min_second_m, profile.ratio_factor) == (50.0, 10.0, 4.0)
-    assert (profile.exact_name_max_m, profile.fuzzy_max_m, profile.fuzzy_min_similarity) == (150.0, 100.0, 0.85)
+    assert (profile.exact_name_max_m, profile.fuzzy_max_m, profile.fuzzy_min_similarity) == (150.0, 50.0, 0.85)
     assert profile.unmatched_radius_m == 50.0
     assert profile.strategy_order == DEFAULT_STRATEGY_ORDER
 

@@ -269,7 +269,7 @@ def test_fuzzy_name_links_a_misspelling_over_a_closer_other_stop() -> None:
     assert engine.links[0].score == pytest.approx(0.8 * 0.957, abs=0.001)
 
 
-@pytest.mark.parametrize(("distance", "linked"), [(99.9, True), (100.1, False)])
+@pytest.mark.parametrize(("distance", "linked"), [(49.9, True), (50.1, False)])
 def test_fuzzy_name_distance_bound(distance: float, linked: bool) -> None:
     engine = run(FuzzyNameStrategy, [atlas("a1", name="Testdorf, Vasselin")], [osm(1, distance, name="Vaselin")])
     assert bool(engine.links) is linked

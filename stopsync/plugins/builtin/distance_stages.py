@@ -101,7 +101,7 @@ def _ambiguous(edges: CandidatePairs, selected: NDArray[np.bool_], margin_m: flo
 
 class GroupProximityStrategy(MatchingStrategy):
     name = "group_proximity"
-    description = "per UIC / uic_name / name group: optimal assignment within 50 m, then 150 m"
+    description = "per UIC / uic_name / name group: optimal assignment within 50 m, then one-to-one within 150 m"
     order = 500
 
     def run(self, engine: MatchEngine) -> None:
@@ -134,7 +134,9 @@ class GroupProximityStrategy(MatchingStrategy):
         by_key: dict[int, list[int]] = defaultdict(list)
         for k in np.flatnonzero(~selected).tolist():
             by_key[int(keys[k])].append(k)
-        for members in by_key.values():
+        # Beyond the first radius distance says little: only one-to-one groups link there.
+        far = radius > engine.profile.group_radii_m[0]
+        for members in by_key.values() if not far else ():
             index = np.array(members, dtype=np.int64)
             sub = CandidatePairs(edges.atlas[index], edges.osm[index], edges.distance[index])
             selected[index[assign(sub, radius)]] = True

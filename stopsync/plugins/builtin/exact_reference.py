@@ -87,13 +87,13 @@ class ExactReferenceStrategy(MatchingStrategy):
                 # The platform code singles out its own elements among the stop's others.
                 pairs = [(only, j, "one_atlas_local_ref") for j in same_code]
             else:
-                # Several elements for one platform: its unit (or units) lie together; one far
+                # Several elements for one platform (often both directions of a stop that ATLAS
+                # has as one platform): they lie together; one further than EXACT_ONE_ATLAS_SPREAD_M
                 # beyond the nearest is another stop's, stale or misplaced, and waits.
                 fitting = [j for j in osm if not contradict(only, j)]
                 if len(fitting) > 1:
                     distances = {j: engine.distance_m(only, j) for j in fitting}
-                    nearest = min(distances.values())
-                    bound = engine.profile.exact_one_osm_factor * nearest + engine.profile.exact_one_osm_slack_m
+                    bound = min(distances.values()) + engine.profile.exact_one_atlas_spread_m
                     fitting = [j for j in fitting if distances[j] <= bound]
                 pairs = [(only, j, "one_atlas") for j in fitting]
         else:
