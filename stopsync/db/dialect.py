@@ -163,5 +163,5 @@ def hold_snapshot_for_reading(session: Any) -> None:
     if dialect != "postgresql":
         return
     tables = ", ".join(("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems",
-                        "snapshot_meta"))
+                        "stop_routes", "stop_modes", "snapshot_meta"))
     session.execute(sa.text(f"LOCK TABLE {tables} IN ACCESS SHARE MODE"))

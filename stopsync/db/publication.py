@@ -43,8 +43,12 @@ SQLITE_PREVIOUS_SUFFIX = "__previous"
 # Set on the loading connection so that operators (and the tests) can find it in pg_stat_activity.
 APPLICATION_NAME = "stopsync-publish"
 
-# Parents before children: the order of loading; the reverse is the order of emptying.
-LOAD_ORDER = ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems", "snapshot_meta")
+# Parents before children: the order of loading; the reverse is the order of emptying. The
+# tables API requests lock up front (dialect.hold_snapshot_for_reading) come first: the swap locks
+# the tables in this order, so it holds none of the later ones while it waits for a reader of the
+# first ones.
+LOAD_ORDER = ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems", "snapshot_meta",
+              "stop_modes", "stop_routes")
 
 # (child table, column, parent table, parent column): every reference the snapshot must satisfy.
 REFERENCES = (
@@ -52,6 +56,10 @@ REFERENCES = (
     ("matches", "osm_id", "osm_elements", "osm_id"),
     ("problems", "sloid", "atlas_platforms", "sloid"),
     ("problems", "osm_id", "osm_elements", "osm_id"),
+    ("stop_modes", "sloid", "atlas_platforms", "sloid"),
+    ("stop_modes", "osm_id", "osm_elements", "osm_id"),
+    ("stop_routes", "sloid", "atlas_platforms", "sloid"),
+    ("stop_routes", "osm_id", "osm_elements", "osm_id"),
 )
 
 # Applies the decision lifecycle inside the given connection's transaction (with ``write``

@@ -31,6 +31,12 @@ class AtlasPlatformRow(db.Model):  # type: ignore[name-defined,misc]
     lat: Mapped[float] = mapped_column(sa.Float)
     lon: Mapped[float] = mapped_column(sa.Float)
     matched: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Two-letter canton abbreviation ("ZH"); "" outside Switzerland.
+    canton: Mapped[str] = mapped_column(sa.String(2), default="", server_default="", index=True)
+    # Why the engine left it unmatched (engine.UNMATCHED_REASONS); "" when matched.
+    unmatched_reason: Mapped[str] = mapped_column(sa.String(32), default="", server_default="", index=True)
+    # The key of the duplicate_atlas problem it belongs to; "" when it is no duplicate.
+    duplicate_key: Mapped[str] = mapped_column(sa.String(64), default="", server_default="", index=True)
 
 
 class OsmElementRow(db.Model):  # type: ignore[name-defined,misc]
@@ -48,6 +54,13 @@ class OsmElementRow(db.Model):  # type: ignore[name-defined,misc]
     lon: Mapped[float] = mapped_column(sa.Float)
     tags: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     matched: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    operator: Mapped[str] = mapped_column(sa.String(128), default="", server_default="", index=True)
+    canton: Mapped[str] = mapped_column(sa.String(2), default="", server_default="", index=True)
+    # The key of the duplicate_osm problem it belongs to; "" when it is no duplicate.
+    duplicate_key: Mapped[str] = mapped_column(sa.String(64), default="", server_default="", index=True)
+    # The key of the pair or trio it belongs to (``pair:node/1+node/2``, as in osm_stop_units);
+    # "" for an element standing alone (a single).
+    unit_key: Mapped[str] = mapped_column(sa.String(128), default="", server_default="", index=True)
 
 
 class OsmStopUnitRow(db.Model):  # type: ignore[name-defined,misc]
@@ -82,6 +95,8 @@ class MatchRow(db.Model):  # type: ignore[name-defined,misc]
 
 class ProblemRow(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "problems"
+    # The default sort of the problems list (priority, type, id) reads this index in order.
+    __table_args__ = (sa.Index("ix_problems_priority_type_id", "priority", "type", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -95,6 +110,44 @@ class ProblemRow(db.Model):  # type: ignore[name-defined,misc]
     fingerprint: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
     # Lifecycle status at publication: new, persisting, reopened or decided.
     status: Mapped[str] = mapped_column(sa.String(16), default="new", server_default="new", index=True)
+    # Canton of the stop the problem names (its ATLAS platform, else its OSM element).
+    canton: Mapped[str] = mapped_column(sa.String(2), default="", server_default="", index=True)
+
+
+class StopRouteRow(db.Model):  # type: ignore[name-defined,misc]
+    """One route serving one stop: an OSM route relation at an OSM element, or a GTFS route at
+    an ATLAS platform (exactly one of ``sloid`` and ``osm_id`` is set)."""
+
+    __tablename__ = "stop_routes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sloid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    osm_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    source: Mapped[str] = mapped_column(sa.String(8))  # "osm" or "gtfs"
+    # "osm:relation/123" (the route_master when there is one) or "gtfs:<normalised route id>".
+    route_id: Mapped[str] = mapped_column(sa.String(160), index=True)
+    route_ref: Mapped[str] = mapped_column(sa.String(64), default="")
+    # The ref as searches compare it: "IC 5" -> "ic5".
+    ref_key: Mapped[str] = mapped_column(sa.String(64), default="", index=True)
+    route_name: Mapped[str] = mapped_column(sa.String(255), default="")
+    mode: Mapped[str] = mapped_column(sa.String(16), default="")
+    operator: Mapped[str] = mapped_column(sa.String(128), default="")
+    directions: Mapped[str] = mapped_column(sa.String(8), default="")  # "0", "1", "0,1" or ""
+
+
+class StopModeRow(db.Model):  # type: ignore[name-defined,misc]
+    """One transport mode serving one stop (a side table, so that mode filters use an index)."""
+
+    __tablename__ = "stop_modes"
+    __table_args__ = (
+        sa.Index("ix_stop_modes_sloid_mode", "sloid", "mode"),
+        sa.Index("ix_stop_modes_osm_id_mode", "osm_id", "mode"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sloid: Mapped[str | None] = mapped_column(sa.String(64))
+    osm_id: Mapped[str | None] = mapped_column(sa.String(32))
+    mode: Mapped[str] = mapped_column(sa.String(16), index=True)
 
 
 class SnapshotMeta(db.Model):  # type: ignore[name-defined,misc]
@@ -129,5 +182,5 @@ class PipelineRun(db.Model):  # type: ignore[name-defined,misc]
 
 
 # Children first: the order in which publication empties the snapshot.
-SNAPSHOT_TABLES = ("matches", "problems", "osm_stop_units", "osm_elements", "atlas_platforms",
-                   "snapshot_meta")
+SNAPSHOT_TABLES = ("stop_routes", "stop_modes", "matches", "problems", "osm_stop_units", "osm_elements",
+                   "atlas_platforms", "snapshot_meta")

@@ -22,6 +22,7 @@ from .profile import load_profile
 from .records import AtlasPlatform, Link, OsmElement, OsmRoute
 from .region import Region
 from .routes import osm_route_tokens
+from .stop_routes import StopRoute
 
 StageCallback = Callable[[str, dict[str, Any]], None]
 
@@ -38,6 +39,8 @@ class MatchResult:
     # OSM stop units: {"unit_key", "kind", "members": [osm ids], "lat", "lon"}.
     units: list[dict[str, Any]] = field(default_factory=list)
     routes: list[OsmRoute] = field(default_factory=list)
+    # Per SLOID, the GTFS routes calling there (empty when the run had no timetable).
+    timetable_routes: dict[str, list[StopRoute]] = field(default_factory=dict)
 
 
 def peak_rss_mb() -> float:
@@ -133,8 +136,10 @@ def run_match(
     run_context = dict(context or {})
     run_context["osm_route_tokens"] = osm_route_tokens(routes)
     gtfs_summary: dict[str, Any] = {}
+    timetable_routes: dict[str, list[StopRoute]] = {}
     if gtfs_path is not None and gtfs_source is not None:
-        run_context["atlas_route_tokens"], gtfs_summary = _timetable_tokens(gtfs_path, gtfs_source, atlas, stages)
+        run_context["atlas_route_tokens"], timetable_routes, gtfs_summary = _timetable_tokens(
+            gtfs_path, gtfs_source, atlas, stages, osm=osm, routes=routes, run_context=run_context)
 
     started = time.perf_counter()
     engine = MatchEngine(atlas, osm, settings, context=run_context)
@@ -191,7 +196,8 @@ def run_match(
     summary["duration_s"] = round(time.perf_counter() - run_started, 3)
     summary["peak_rss_mb"] = peak_rss_mb()
     return MatchResult(atlas=atlas, osm=osm, links=list(engine.links), summary=summary,
-                       unmatched_reasons=reasons, problems=problems, units=units, routes=routes)
+                       unmatched_reasons=reasons, problems=problems, units=units, routes=routes,
+                       timetable_routes=timetable_routes)
 
 
 def problem_counts(problems: Sequence[Problem]) -> dict[str, Any]:
@@ -221,10 +227,16 @@ def _stop_units(engine: MatchEngine) -> tuple[list[dict[str, Any]], dict[str, st
 
 
 def _timetable_tokens(
-    gtfs_path: Path, gtfs_source: DataSource, atlas: Sequence[AtlasPlatform], stages: _Stages
-) -> tuple[dict[str, set[str]], dict[str, Any]]:
-    """Per SLOID, the GTFS (route, direction) tokens, and what resolving the stops achieved."""
+    gtfs_path: Path, gtfs_source: DataSource, atlas: Sequence[AtlasPlatform], stages: _Stages, *,
+    osm: Sequence[OsmElement], routes: Sequence[OsmRoute], run_context: dict[str, Any],
+) -> tuple[dict[str, set[str]], dict[str, list[StopRoute]], dict[str, Any]]:
+    """Per SLOID, the GTFS (route, direction) tokens and the routes calling there, and what
+    resolving the stops achieved. With the timetable at hand, the OSM route relations that do
+    not name their route and direction get them from their stop sequence
+    (:mod:`.route_inference`): ``run_context["osm_route_tokens"]`` is replaced."""
     from .gtfs import resolution_stats, resolve_stop_ids, route_tokens
+    from .route_inference import infer_osm_route_tokens
+    from .stop_routes import gtfs_stop_routes
 
     started = time.perf_counter()
     gtfs_result = gtfs_source.read(Path(gtfs_path))
@@ -234,6 +246,10 @@ def _timetable_tokens(
     resolutions = resolve_stop_ids(feed, atlas)
     stats = resolution_stats(feed, resolutions)
     tokens = route_tokens(feed, resolutions)
+    served = gtfs_stop_routes(feed, resolutions)
     stages.finish("resolve_gtfs", started, stats)
-    return tokens, {"gtfs_patterns": len(feed.patterns), "gtfs_resolution": stats,
-                    "atlas_platforms_with_route_tokens": len(tokens)}
+    started = time.perf_counter()
+    run_context["osm_route_tokens"], inference = infer_osm_route_tokens(routes, osm, atlas, feed, resolutions)
+    stages.finish("route_inference", started, inference)
+    return tokens, served, {"gtfs_patterns": len(feed.patterns), "gtfs_resolution": stats,
+                            "atlas_platforms_with_route_tokens": len(tokens), "osm_route_relations": inference}

@@ -10,7 +10,8 @@ from flask import Flask
 
 from stopsync.extensions import db
 
-SNAPSHOT_TABLES = ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems", "snapshot_meta")
+SNAPSHOT_TABLES = ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems", "snapshot_meta",
+                   "stop_modes", "stop_routes")
 REVIEW_TABLES = ("review_users", "review_decisions", "review_notes", "review_audit_log", "review_problem_states")
 
 

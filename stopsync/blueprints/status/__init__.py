@@ -8,11 +8,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from ...extensions import db
 from ...pipeline.status import cached_status, read_status
+from ..api.params import reject_unknown
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +24,22 @@ bp = Blueprint("status", __name__)
 def status_api() -> Response:
     """idle / running (phase, progress, ETA) / failed (error), the last success, the next run and
     the published dataset timestamps of each source."""
+    # Like every API endpoint: an unknown parameter is a 400 naming it.
+    reject_unknown(request.args, ())
     return jsonify(read_status(current_app._get_current_object(), db.session))  # type: ignore[attr-defined]
 
 
 @bp.get("/status")
 def status_page() -> str:
     document = read_status(current_app._get_current_object(), db.session)  # type: ignore[attr-defined]
-    return render_template("status.html", status=document, timeline=phase_timeline(document.get("run")))
+    return render_template("status.html", status=document, timeline=phase_timeline(document.get("run")),
+                           state_labels=state_labels())
+
+
+def state_labels() -> dict[str, str]:
+    """The pipeline's and each phase's state, as the page names them in the reader's language."""
+    return {"idle": _("idle"), "running": _("running"), "failed": _("failed"), "done": _("done"),
+            "pending": _("pending")}
 
 
 def phase_timeline(run: dict[str, Any] | None) -> list[dict[str, Any]]:
