@@ -183,6 +183,9 @@ def rollback_command() -> None:
     except StopsyncError as error:
         _fail(error)
         return
+    from .blueprints.api.cache import announce_published_run
+
+    announce_published_run(app, restored)  # web processes switch now, not when the announcement expires
     forget_cached_status(app)
     store_status(app.config, build_status(db.session, app.config))
     click.echo(f"rolled back: the published snapshot is again the one of run {restored}")

@@ -366,6 +366,7 @@ def _locked_run(
     on_progress: ProgressCallback | None,
     on_phase: PhaseCallback | None,
 ) -> dict[str, Any]:
+    from ..blueprints.api.cache import announce_published_run
     from .publish import publish_snapshot, recover_publication
     from .status import RunStatus, dataset_timestamp
 
@@ -424,6 +425,8 @@ def _locked_run(
                 db.engine, result, run_id, sources_meta, on_step=on_step,
                 lock_timeout_s=float(config.get("PUBLISH_LOCK_TIMEOUT_S") or 10), before_swap=lock.check,
             )
+            # At once after the swap committed: web processes answer from the new snapshot's cache.
+            announce_published_run(app, run_id)
             bar.advance(max(total_rows - bar.done, 0))
         status.hold_database_writes(False)
         publish_s = status.finish_phase("publish")

@@ -77,7 +77,8 @@ def test_updated_since(api: Api) -> None:
     ({"priority": "0"}, "priority"), ({"priority": "a"}, "priority"), ({"status": "open"}, "status"),
     ({"sort": "name"}, "sort"), ({"limit": "1001"}, "limit"), ({"limit": "-1"}, "limit"),
     ({"bbox": "1,2"}, "bbox"), ({"updated_since": "yesterday"}, "updated_since"), ({"cursor": "e30"}, "cursor"),
-    ({"type": ""}, "type"), ({"canton": "ZH"}, "canton"),
+    ({"type": ""}, "type"), ({"canton": "XX"}, "canton"), ({"canton": ""}, "canton"), ({"mode": "rocket"}, "mode"),
+    ({"osm_operator": ""}, "osm_operator"),
 ])
 def test_bad_parameters(api: Api, params: dict[str, str], parameter: str) -> None:
     api.bad("/problems", parameter, **params)

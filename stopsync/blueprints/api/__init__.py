@@ -3,15 +3,14 @@
 Every endpoint reads the published snapshot only; parameters are parsed strictly (unknown
 parameters and bad values answer 400 naming the parameter). The OpenAPI document
 (``/api/v1/openapi.json``, module :mod:`.openapi`) describes every route registered here.
+Hot reads are answered from a response cache keyed by the published snapshot (:mod:`.cache`).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from ...db.dialect import hold_snapshot_for_reading
 from ...errors import BadRequestError
-from ...extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -26,17 +25,19 @@ def _refuse_nul() -> None:
 
 
 @bp.before_request
-def _one_snapshot() -> None:
-    # Released when the request's session ends (Flask-SQLAlchemy removes it at teardown).
-    hold_snapshot_for_reading(db.session())
+def _cached_answer_or_one_snapshot() -> Response | None:
+    # A cached answer when there is one (no database transaction); otherwise the request holds
+    # one snapshot, released when its session ends (Flask-SQLAlchemy removes it at teardown).
+    return cache.answer_from_cache()
 
 
 @bp.after_request
 def _api_headers(response: Response) -> Response:
+    response = cache.store_answer(response)
     # The API is data, not pages: keep it out of search engines.
     response.headers["X-Robots-Tag"] = "noindex"
     return response
 
 
 # Route modules register their views on ``bp``; imported last because they import ``bp``.
-from . import aggregates, docs, problems, search, stops  # noqa: E402, F401
+from . import aggregates, cache, docs, problems, search, stops, tiles  # noqa: E402, F401

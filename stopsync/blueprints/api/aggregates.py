@@ -15,15 +15,19 @@ from flask import request
 from ...db.dialect import grid_cell_columns
 from ...errors import BadRequestError
 from ...extensions import db
+from ...pipeline.cantons import CANTON_CODES
+from ...pipeline.engine import UNMATCHED_REASONS
+from ...pipeline.stop_routes import MODES
 from . import bp
 from .cache import cached, current_run_id
-from .filters import ATLAS, LINKS, OSM, PROBLEMS, STOP_FILTER_PARAMETERS, StopFilters
+from .filters import ATLAS, LINKS, OSM, PROBLEMS, STOP_FILTER_PARAMETERS, STOP_MODES, StopFilters
 from .params import BBox, parse_bbox, parse_int, reject_unknown
 from .serialize import json_response
 from .stops import layer_query
 
 STATISTICS_PARAMETERS = ("bbox", *STOP_FILTER_PARAMETERS)
 OPERATORS_PARAMETERS: tuple[str, ...] = ()
+FACETS_PARAMETERS: tuple[str, ...] = ()
 OVERVIEW_PARAMETERS = ("bbox", "zoom", *STOP_FILTER_PARAMETERS)
 MAX_ZOOM = 22
 # Zoom policy: below this zoom the map shows clusters; from it on, the stops themselves.
@@ -61,7 +65,7 @@ def _statistics(filters: StopFilters, bbox: BBox | None) -> dict[str, Any]:
         query = query.where(problems.c.type.in_(filters.problem_type))
     if filters.priority is not None:
         query = query.where(problems.c.priority.in_(filters.priority))
-    if bbox is not None or filters.method or filters.matched is not None or filters.operator or filters.kind:
+    if bbox is not None or filters.picks_stops:
         # Problems of the stops in scope (either side).
         sloids = layer_query("atlas", filters, bbox).order_by(None).with_only_columns(ATLAS.c.sloid)
         osm_ids = layer_query("osm", filters, bbox).order_by(None).with_only_columns(OSM.c.osm_id)
@@ -128,6 +132,50 @@ def operators() -> Any:
     reject_unknown(request.args, OPERATORS_PARAMETERS)
     rows = cached("operators", [], _operators)
     return json_response({"run_id": current_run_id(), "operators": rows})
+
+
+def _counts(query: sa.Select[Any]) -> dict[str, int]:
+    return {str(value): int(count) for value, count in db.session.execute(query)}
+
+
+def _facets() -> dict[str, Any]:
+    """The values the map's filter menus offer, each with how many stops carry it."""
+    atlas_cantons = _counts(sa.select(ATLAS.c.canton, sa.func.count()).group_by(ATLAS.c.canton))
+    osm_cantons = _counts(sa.select(OSM.c.canton, sa.func.count()).group_by(OSM.c.canton))
+    atlas_modes = _counts(sa.select(STOP_MODES.c.mode, sa.func.count()).where(STOP_MODES.c.sloid.is_not(None))
+                          .group_by(STOP_MODES.c.mode))
+    osm_modes = _counts(sa.select(STOP_MODES.c.mode, sa.func.count()).where(STOP_MODES.c.osm_id.is_not(None))
+                        .group_by(STOP_MODES.c.mode))
+    reasons = _counts(sa.select(ATLAS.c.unmatched_reason, sa.func.count()).where(ATLAS.c.unmatched_reason != "")
+                      .group_by(ATLAS.c.unmatched_reason))
+    operators = _counts(sa.select(OSM.c.operator, sa.func.count()).where(OSM.c.operator != "")
+                        .group_by(OSM.c.operator))
+    duplicates = {side: int(db.session.execute(sa.select(sa.func.count()).where(table.c.duplicate_key != ""))
+                            .scalar_one()) for side, table in (("atlas", ATLAS), ("osm", OSM))}
+
+    def both_sides(values: tuple[str, ...], atlas: dict[str, int], osm: dict[str, int]) -> list[dict[str, Any]]:
+        return [{"value": value, "atlas": atlas.get(value, 0), "osm": osm.get(value, 0),
+                 "count": atlas.get(value, 0) + osm.get(value, 0)} for value in values]
+
+    return {
+        "cantons": both_sides(CANTON_CODES, atlas_cantons, osm_cantons),
+        "modes": both_sides(MODES, atlas_modes, osm_modes),
+        "unmatched_reasons": [{"value": reason, "count": reasons.get(reason, 0)}
+                              for reason in (*UNMATCHED_REASONS, *sorted(set(reasons) - set(UNMATCHED_REASONS)))],
+        "osm_operators": [{"value": value, "count": count}
+                          for value, count in sorted(operators.items(), key=lambda item: (-item[1], item[0]))],
+        "duplicates": duplicates,
+        "outside_cantons": {"atlas": atlas_cantons.get("", 0), "osm": osm_cantons.get("", 0)},
+    }
+
+
+@bp.get("/facets")
+def facets() -> Any:
+    """Filter menu values with counts: cantons and modes (per side), unmatched reasons, OSM
+    operators, and how many stops are duplicates."""
+    reject_unknown(request.args, FACETS_PARAMETERS)
+    body = cached("facets", [], _facets)
+    return json_response({"run_id": current_run_id(), **body})
 
 
 def cell_size(zoom: int) -> float:

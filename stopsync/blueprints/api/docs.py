@@ -20,5 +20,6 @@ def openapi_json() -> Any:
 
 @bp.get("/docs")
 def docs() -> Any:
-    reject_unknown(request.args, ())
+    # A page, not data: its language switcher adds ``lang`` (see stopsync.i18n).
+    reject_unknown(request.args, ("lang",))
     return render_template("api_docs.html", spec=openapi_document())

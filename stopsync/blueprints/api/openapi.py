@@ -10,10 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from ... import __version__
-from .aggregates import MAX_ZOOM, OPERATORS_PARAMETERS, OVERVIEW_PARAMETERS, STATISTICS_PARAMETERS, STOPS_MIN_ZOOM
+from ...pipeline.cantons import CANTON_CODES
+from ...pipeline.engine import UNMATCHED_REASONS
+from ...pipeline.stop_routes import MODES
+from .aggregates import (
+    FACETS_PARAMETERS,
+    MAX_ZOOM,
+    OPERATORS_PARAMETERS,
+    OVERVIEW_PARAMETERS,
+    STATISTICS_PARAMETERS,
+    STOPS_MIN_ZOOM,
+)
 from .filters import MAX_PRIORITY, MIN_PRIORITY
 from .problems import PROBLEMS_MAX_LIMIT, PROBLEMS_PARAMETERS, SORTS, STATUSES
-from .search import SEARCH_MAX_LIMIT, SEARCH_PARAMETERS
+from .search import ROUTES_PARAMETERS, SEARCH_MAX_LIMIT, SEARCH_PARAMETERS
 from .stops import (
     FORMATS,
     LARGEST_DISTANCES_MAX,
@@ -22,6 +32,7 @@ from .stops import (
     RANDOM_PARAMETERS,
     STOPS_PARAMETERS,
 )
+from .tiles import TILE_LIMIT, TILE_MAX_ZOOM, TILE_MIN_ZOOM, TILE_PARAMETERS
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -56,6 +67,16 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "problem_type": _csv("Problem types naming the stop (see /help/problems)."),
     "priority": _csv(f"Problem priorities, {MIN_PRIORITY} (critical) to {MAX_PRIORITY} (minor)."),
     "type": _csv("Problem types."),
+    "unmatched_reason": _csv(f"Why an ATLAS platform is unmatched: {', '.join(UNMATCHED_REASONS)} (OSM elements and "
+                             "links never qualify: an unmatched platform has no links)."),
+    "osm_operator": _csv("OSM operator tags (ATLAS platforms qualify through their links)."),
+    "mode": _csv(f"Transport modes: {', '.join(MODES)} (each stop by its own modes; a link by either end's)."),
+    "canton": _csv("Canton abbreviations (ZH, BE, ...; each stop by its own position, a link by its ATLAS end)."),
+    "duplicates": {"description": "Only members of a duplicate group (duplicate_atlas / duplicate_osm problems) "
+                                  "(true) or only non-members (false); a link qualifies through either end.",
+                   "schema": {"type": "boolean"}},
+    "route": _csv("Route ids (osm:relation/123, gtfs:<route id>): the stops the route serves and the stops linked "
+                  "to them."),
     "status": _csv(f"Problem lifecycle states: {', '.join(STATUSES)}."),
     "updated_since": {"description": "Only problems whose state changed at or after this ISO 8601 time.",
                       "schema": {"type": "string", "format": "date-time"}},
@@ -63,9 +84,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
              "schema": {"type": "string", "enum": list(SORTS)}},
     "zoom": {"description": f"Web-map zoom; clusters below {STOPS_MIN_ZOOM}, stops from it on.",
              "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}},
-    "q": {"description": "A SLOID, UIC number, node/123 (or n123), bare OSM id, or a name (prefix, accents and "
-                         "case ignored, fuzzy fallback).", "schema": {"type": "string", "minLength": 1,
-                                                                       "maxLength": 200}},
+    "q": {"description": "A SLOID, UIC number, node/123 (or n123), bare OSM id, a name (prefix, accents and "
+                         "case ignored, fuzzy fallback), or a route ref (31, S12, IC 5, Bus 31).",
+          "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
 }
 REQUIRED = {"/stops": {"bbox"}, "/overview": {"bbox", "zoom"}, "/search": {"q"}}
 LIMIT_MAXIMUM = {"/problems": PROBLEMS_MAX_LIMIT, "/search": SEARCH_MAX_LIMIT,
@@ -114,8 +135,13 @@ SCHEMAS: dict[str, Any] = {
                              "details": {"type": "object", "properties": {"parameter": {"type": "string"}}}}},
     "AtlasItem": {**_point_item, "properties": {**_point_item["properties"], "number": {"type": "string"},
                                                 "designation": {"type": "string"}, "operator": {"type": "string"}}},
-    "OsmItem": {**_point_item, "properties": {**_point_item["properties"], "kind": {"type": "string"},
-                                              "uic_ref": {"type": "string"}, "local_ref": {"type": "string"}}},
+    "OsmItem": {**_point_item, "required": [*_point_item["required"], "unit_key"],
+                "properties": {**_point_item["properties"], "kind": {"type": "string"},
+                               "uic_ref": {"type": "string"}, "local_ref": {"type": "string"},
+                               "unit_key": {"type": "string", "maxLength": 128,
+                                            "description": "The pair or trio of OSM elements this one belongs "
+                                                           "to, <kind>:<osm_id>+<osm_id>[+...] (e.g. "
+                                                           "pair:node/1+node/2); empty for a single."}}},
     "LinkItem": {"type": "object", "required": ["sloid", "osm_id", "method", "distance_m"],
                  "properties": {"layer": {"const": "link"}, "sloid": {"type": "string"},
                                 "osm_id": {"type": "string"}, "method": {"type": "string"},
@@ -145,7 +171,7 @@ SCHEMAS: dict[str, Any] = {
                                "side": {"type": "string"}, "side_reason": {"type": "string"},
                                "evidence": {"type": "object"}, "fingerprint": {"type": "string"},
                                "distance_m": _nullable_number, "updated_at": {"type": ["string", "null"]},
-                               "lon": _nullable_number, "lat": _nullable_number}},
+                               "lon": _nullable_number, "lat": _nullable_number, "canton": {"type": "string"}}},
     "ProblemsPage": {"type": "object", "required": ["problems", "next_cursor", "limit", "sort"],
                      "properties": {"problems": {"type": "array", "items": _ref("Problem")},
                                     "next_cursor": {"type": ["string", "null"]}, "limit": {"type": "integer"},
@@ -159,12 +185,13 @@ SCHEMAS: dict[str, Any] = {
                                    "links": {"type": "array", "items": _ref("LinkItem")},
                                    "units": {"type": "array", "items": {"type": "object"}},
                                    "problems": {"type": "array", "items": _ref("Problem")},
+                                   "routes": {"type": "array", "items": _ref("StopRoute")},
                                    "decisions": {"type": "array", "items": {"type": "object"}},
                                    "notes": {"type": "array", "items": {"type": "object"}}}},
     "SearchResults": {"type": "object", "required": ["q", "kind", "results"],
                       "properties": {"q": {"type": "string"},
                                      "kind": {"type": "string",
-                                              "enum": ["sloid", "osm_id", "number", "name", "fuzzy"]},
+                                              "enum": ["sloid", "osm_id", "number", "name", "fuzzy", "route"]},
                                      "limit": {"type": "integer"},
                                      "results": {"type": "array", "items": {
                                          "type": "object", "required": ["layer", "id", "name", "match"],
@@ -205,7 +232,69 @@ SCHEMAS: dict[str, Any] = {
                               "run": {"type": ["object", "null"]}, "published": {"type": ["object", "null"]},
                               "next_run": {"type": ["string", "null"]}}},
     "RandomStop": {"allOf": [_point_item, {"type": "object", "properties": {"details": {"type": "string"}}}]},
+    "Route": {"type": "object", "required": ["id", "source", "ref", "name", "mode", "operator"],
+              "properties": {"layer": {"const": "route"}, "kind": {"const": "route"}, "id": {"type": "string"},
+                             "source": {"type": "string", "enum": ["osm", "gtfs"]}, "ref": {"type": "string"},
+                             "name": {"type": "string"}, "mode": {"type": "string"},
+                             "operator": {"type": "string"}, "details": {"type": "string"},
+                             "stops": {"type": "integer"}, "match": {"type": "string"},
+                             "bbox": {"type": ["array", "null"], "items": {"type": "number"}}}},
+    "StopRoute": {"allOf": [_ref("Route"), {"type": "object", "properties": {
+        "directions": {"type": "string"}, "stops": {"type": "array", "items": {"type": "string"}}}}]},
+    "RouteDetails": {"allOf": [_ref("Route"), {
+        "type": "object", "required": ["stops", "count", "bbox"],
+        "properties": {"run_id": {"type": "string"}, "count": {"type": "integer"},
+                       "stops": {"type": "array", "items": {
+                           "type": "object", "required": ["layer", "id", "name"],
+                           "properties": {"layer": {"type": "string"}, "id": {"type": "string"},
+                                          "name": {"type": "string"}, "matched": {"type": "boolean"},
+                                          "directions": {"type": "string"}, "lon": _nullable_number,
+                                          "lat": _nullable_number, "details": {"type": "string"}}}}}}]},
+    "Facets": {"type": "object",
+               "required": ["cantons", "modes", "unmatched_reasons", "osm_operators", "duplicates"],
+               "properties": {"run_id": {"type": "string"},
+                              "cantons": {"type": "array", "items": _ref("SideFacet"),
+                                          "description": f"Every canton: {', '.join(CANTON_CODES)}."},
+                              "modes": {"type": "array", "items": _ref("SideFacet")},
+                              "unmatched_reasons": {"type": "array", "items": _ref("Facet")},
+                              "osm_operators": {"type": "array", "items": _ref("Facet")},
+                              "duplicates": {"type": "object", "properties": {"atlas": {"type": "integer"},
+                                                                              "osm": {"type": "integer"}}},
+                              "outside_cantons": {"type": "object"}}},
+    "Facet": {"type": "object", "required": ["value", "count"],
+              "properties": {"value": {"type": "string"}, "count": {"type": "integer"}}},
+    "SideFacet": {"type": "object", "required": ["value", "atlas", "osm", "count"],
+                  "properties": {"value": {"type": "string"}, "atlas": {"type": "integer"},
+                                 "osm": {"type": "integer"}, "count": {"type": "integer"}}},
+    "TileMember": {"type": "object", "required": ["tile"], "properties": {"tile": {
+        "type": "object", "required": ["z", "x", "y"],
+        "properties": {"z": {"type": "integer"}, "x": {"type": "integer"}, "y": {"type": "integer"}}}}},
 }
+
+
+def _tile_operation() -> dict[str, Any]:
+    ok = {"description": f"What /stops answers for the tile's bbox, complete (no cursor; at most {TILE_LIMIT} items "
+                         "per layer, truncated says when a layer had more), plus the tile. GeoJSON by default; plain "
+                         "JSON with format=json, a .json suffix on y, or Accept: application/json. Cacheable: ETag "
+                         "and Cache-Control; If-None-Match answers 304.",
+          "content": {GEOJSON: {"schema": {"allOf": [_ref("FeatureCollection"), _ref("TileMember")]}},
+                      JSON: {"schema": {"allOf": [_ref("StopsJson"), _ref("TileMember")]}}}}
+    operation = _operation("/tiles/{z}/{x}/{y}", TILE_PARAMETERS,
+                           f"Stops and links of one XYZ web-mercator tile (zoom {TILE_MIN_ZOOM}-{TILE_MAX_ZOOM})", ok)
+    operation["get"]["operationId"] = "tile"
+    operation["get"]["responses"]["304"] = {"description": "Not modified (If-None-Match matched the ETag)."}
+    path = [
+        {"name": "z", "in": "path", "required": True, "description": f"Zoom, {TILE_MIN_ZOOM} to {TILE_MAX_ZOOM}.",
+         "schema": {"type": "integer", "minimum": TILE_MIN_ZOOM, "maximum": TILE_MAX_ZOOM}},
+        {"name": "x", "in": "path", "required": True, "description": "Column, 0 to 2^z - 1, eastwards from 180° W.",
+         "schema": {"type": "integer", "minimum": 0}},
+        {"name": "y", "in": "path", "required": True,
+         "description": "Row, 0 to 2^z - 1, southwards from 85.05° N; a .json or .geojson suffix picks the "
+                        "representation.",
+         "schema": {"type": "string", "pattern": "^[0-9]{1,7}(\\.(json|geojson))?$"}},
+    ]
+    operation["get"]["parameters"] = path + operation["get"]["parameters"]
+    return operation
 
 
 def openapi_document() -> dict[str, Any]:
@@ -217,11 +306,21 @@ def openapi_document() -> dict[str, Any]:
         "name": "id", "in": "path", "required": True,
         "description": "A SLOID (ch:1:sloid:80266:0:16213) or a typed OSM id (node/34674546, way/45, relation/1).",
         "schema": {"type": "string"}}]
+    route = _operation("/routes/{id}", ROUTES_PARAMETERS, "One route: what it is, its bbox and every stop it serves",
+                       _json("The route.", "RouteDetails"), 404)
+    route["get"]["parameters"] = [{
+        "name": "id", "in": "path", "required": True,
+        "description": "A route id as search answers it: osm:relation/123 (a route_master or route relation) or "
+                       "gtfs:<normalised GTFS route id>.", "schema": {"type": "string"}}]
     paths = {
+        "/tiles/{z}/{x}/{y}": _tile_operation(),
         "/stops": _operation("/stops", STOPS_PARAMETERS, "Stops and links in a bbox, filtered and paged", stops_ok),
         "/stops/{id}": details,
-        "/search": _operation("/search", SEARCH_PARAMETERS, "Search by SLOID, UIC number, OSM id or name",
-                              _json("Matching stops.", "SearchResults")),
+        "/search": _operation("/search", SEARCH_PARAMETERS, "Search by SLOID, UIC number, OSM id, name or route ref",
+                              _json("Matching routes and stops.", "SearchResults")),
+        "/routes/{id}": route,
+        "/facets": _operation("/facets", FACETS_PARAMETERS, "Filter menu values with counts",
+                              _json("Cantons, modes, unmatched reasons, OSM operators, duplicates.", "Facets")),
         "/problems": _operation("/problems", PROBLEMS_PARAMETERS, "Problems, filtered, sorted and paged",
                                 _json("One page of problems.", "ProblemsPage")),
         "/statistics": _operation("/statistics", STATISTICS_PARAMETERS, "Totals and rates under the stop filters",
@@ -239,7 +338,7 @@ def openapi_document() -> dict[str, Any]:
         "/status": {"get": {"summary": "Pipeline status: idle, running (phase, progress) or failed; the last "
                                        "success, the next run and the published datasets' timestamps",
                             "operationId": "status", "parameters": [],
-                            "responses": {"200": _json("The status document.", "Status")}}},
+                            "responses": _responses(_json("The status document.", "Status"), 400)}},
         "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "parameters": [],
                                   "responses": {"200": {"description": "The OpenAPI document.",
                                                         "content": {JSON: {"schema": {"type": "object"}}}}}}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
@@ -12,10 +13,12 @@ from ...db.dialect import bbox_clause
 from ...errors import BadRequestError
 from ...extensions import db
 from ...models import ProblemState
+from ...pipeline.cantons import CANTON_CODES
+from ...pipeline.stop_routes import MODES
 from . import bp
 from .cache import current_run_id
 from .cursor import decode_cursor, encode_cursor, query_fingerprint
-from .filters import ATLAS, LINKS, MAX_PRIORITY, MIN_PRIORITY, OSM, PROBLEMS
+from .filters import ATLAS, LINKS, MAX_PRIORITY, MIN_PRIORITY, OSM, PROBLEMS, STOP_MODES, parse_known
 from .params import (
     parse_bbox,
     parse_choice,
@@ -28,8 +31,8 @@ from .params import (
 )
 from .serialize import coordinate, iso_utc, json_response, problem_item
 
-PROBLEMS_PARAMETERS = ("type", "priority", "status", "operator", "bbox", "updated_since", "sort", "limit",
-                       "cursor")
+PROBLEMS_PARAMETERS = ("type", "priority", "status", "operator", "osm_operator", "canton", "mode", "bbox",
+                       "updated_since", "sort", "limit", "cursor")
 STATUSES = ("new", "persisting", "reopened", "decided")
 SORTS = ("priority", "type", "distance")
 PROBLEMS_DEFAULT_LIMIT = 100
@@ -83,6 +86,25 @@ def _operator_clause(operators: list[str]) -> sa.ColumnElement[bool]:
     )
 
 
+def _osm_operator_clause(operators: list[str]) -> sa.ColumnElement[bool]:
+    """The problem's OSM element, or an OSM element linked to its ATLAS platform, carries one of
+    ``operators`` (its ``operator`` tag)."""
+    linked = OSM.alias("linked_osm")
+    return sa.or_(
+        sa.exists().where(OSM.c.osm_id == PROBLEMS.c.osm_id, OSM.c.operator.in_(operators)),
+        sa.exists().where(LINKS.c.sloid == PROBLEMS.c.sloid, LINKS.c.osm_id == linked.c.osm_id,
+                          linked.c.operator.in_(operators)),
+    )
+
+
+def _mode_clause(modes: tuple[str, ...]) -> sa.ColumnElement[bool]:
+    """A stop the problem names is served by one of ``modes``."""
+    return sa.or_(
+        sa.exists().where(STOP_MODES.c.sloid == PROBLEMS.c.sloid, STOP_MODES.c.mode.in_(modes)),
+        sa.exists().where(STOP_MODES.c.osm_id == PROBLEMS.c.osm_id, STOP_MODES.c.mode.in_(modes)),
+    )
+
+
 def _bbox_clause(bbox: tuple[float, float, float, float]) -> sa.ColumnElement[bool]:
     """Where a problem is: at its ATLAS platform, else at its OSM element."""
     return sa.or_(
@@ -95,12 +117,20 @@ def _bbox_clause(bbox: tuple[float, float, float, float]) -> sa.ColumnElement[bo
 @bp.get("/problems")
 def problems() -> Any:
     """Problems of the published snapshot, filtered, sorted and paged."""
-    args = request.args
-    reject_unknown(args, PROBLEMS_PARAMETERS)
+    reject_unknown(request.args, PROBLEMS_PARAMETERS)
+    return json_response(problems_page(request.args))
+
+
+def problems_page(args: Mapping[str, str]) -> dict[str, Any]:
+    """One page of problems for the ``PROBLEMS_PARAMETERS`` in ``args`` (the caller rejects any
+    others): the JSON API's body, also rendered by the ``/problems`` page."""
     types = parse_values(args.get("type"), "type")
     priorities = parse_int_values(args.get("priority"), "priority", MIN_PRIORITY, MAX_PRIORITY)
     statuses = parse_choices(args.get("status"), STATUSES, "status") if "status" in args else None
     operators = parse_values(args.get("operator"), "operator")
+    osm_operators = parse_values(args.get("osm_operator"), "osm_operator")
+    cantons = parse_known(args.get("canton"), "canton", CANTON_CODES, fold=str.upper)
+    modes = parse_known(args.get("mode"), "mode", MODES)
     bbox = parse_bbox(args.get("bbox")) if "bbox" in args else None
     updated_since = parse_datetime(args.get("updated_since"), "updated_since")
     sort = parse_choice(args.get("sort"), SORTS, "sort", "priority")
@@ -108,7 +138,8 @@ def problems() -> Any:
 
     normalised: list[tuple[str, Any]] = [
         ("type", sorted(types or [])), ("priority", sorted(priorities or [])), ("status", sorted(statuses or [])),
-        ("operator", sorted(operators or [])), ("bbox", list(bbox) if bbox else None),
+        ("operator", sorted(operators or [])), ("osm_operator", sorted(osm_operators or [])),
+        ("canton", sorted(cantons or [])), ("mode", sorted(modes or [])), ("bbox", list(bbox) if bbox else None),
         ("updated_since", updated_since.isoformat() if updated_since else None), ("sort", sort),
     ]
     run_id = current_run_id()
@@ -129,6 +160,12 @@ def problems() -> Any:
         page_query = page_query.where(PROBLEMS.c.status.in_(statuses))
     if operators is not None:
         page_query = page_query.where(_operator_clause(operators))
+    if osm_operators is not None:
+        page_query = page_query.where(_osm_operator_clause(osm_operators))
+    if cantons is not None:
+        page_query = page_query.where(PROBLEMS.c.canton.in_(cantons))
+    if modes is not None:
+        page_query = page_query.where(_mode_clause(modes))
     if bbox is not None:
         page_query = page_query.where(_bbox_clause(bbox))
     if updated_since is not None:
@@ -166,5 +203,5 @@ def problems() -> Any:
             lat=coordinate(row.lat) if row.lat is not None else None,
         )
         items.append(item)
-    return json_response({"sort": sort, "limit": limit, "next_cursor": next_cursor, "problems": items})
+    return {"sort": sort, "limit": limit, "next_cursor": next_cursor, "problems": items}
 

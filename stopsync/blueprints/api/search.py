@@ -1,8 +1,11 @@
-"""Search by SLOID, UIC number, OSM id or name.
+"""Search by SLOID, UIC number, OSM id, name or route, and the stops of one route.
 
 Names are matched against an in-process index built once per worker and snapshot (keyed by the
 database and the snapshot's run id): accents and case are ignored, every query word must start
 a word of the name, and when nothing matches a fuzzy fallback accepts near-misses per word.
+
+Routes are found by their ref (``31``, ``S12``, ``IC 5``; spaces, case and accents ignored),
+optionally after a mode word (``Bus 31``, ``Tram 4``); they come before the stops.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from typing import Any
 import sqlalchemy as sa
 from flask import request
 
+from ...errors import BadRequestError, NotFoundError
 from ...extensions import db
+from ...pipeline.stop_routes import ref_key
 from . import bp
 from .cache import current_run_id
-from .filters import ATLAS, OSM
+from .filters import ATLAS, OSM, ROUTE_ID_MAX_LENGTH, STOP_ROUTES
 from .params import parse_limit, parse_text, reject_unknown
-from .serialize import coordinate, json_response
-from .stops import MAX_OSM_ID, atlas_select, osm_select
+from .serialize import coordinate, json_response, route_item
+from .stops import MAX_OSM_ID, atlas_select, osm_select, route_sort_key
 
 SEARCH_PARAMETERS = ("q", "limit")
 SEARCH_DEFAULT_LIMIT = 20
@@ -36,6 +41,17 @@ TYPED_OSM_QUERY = re.compile(r"(node|way|relation|n|w|r)\s*/?\s*(\d{1,19})", re.
 NUMBER_QUERY = re.compile(r"\d{1,19}")
 OSM_TYPES = {"n": "node", "w": "way", "r": "relation"}
 WORD = re.compile(r"[0-9a-z]+")
+# A leading word that names a mode (or just "line") in a route query: "Bus 31", "Linie 4".
+ROUTE_WORDS = {"bus": "bus", "autobus": "bus", "postauto": "bus", "trolleybus": "bus", "tram": "tram",
+               "train": "train", "zug": "train", "treno": "train", "metro": "subway", "subway": "subway",
+               "ferry": "ferry", "schiff": "ferry", "bateau": "ferry", "battello": "ferry", "boat": "ferry",
+               "funicular": "funicular", "standseilbahn": "funicular", "funiculaire": "funicular",
+               "gondola": "aerialway", "seilbahn": "aerialway", "aerialway": "aerialway", "line": None,
+               "linie": None, "ligne": None, "linea": None}
+ROUTE_REF_MAX = 12
+ROUTES_PARAMETERS: tuple[str, ...] = ()
+ROUTE_ID_PATTERN = re.compile(
+    rf"(osm:relation/[1-9]\d{{0,18}}|gtfs:[^\s,\x00-\x1f\x7f]{{1,{ROUTE_ID_MAX_LENGTH - len('gtfs:')}}})")
 
 
 def fold(text: str) -> str:
@@ -173,15 +189,108 @@ def _by_identifier(q: str, limit: int) -> tuple[str, list[dict[str, Any]]] | Non
     return None
 
 
+def route_query(q: str) -> tuple[str, str | None] | None:
+    """(ref key, mode or None) when ``q`` can be a route ref, optionally after a mode word."""
+    parts = q.split()
+    mode = None
+    if len(parts) > 1 and fold(parts[0]) in ROUTE_WORDS:
+        mode = ROUTE_WORDS[fold(parts[0])]
+        parts = parts[1:]
+        named = True
+    else:
+        named = False
+    key = ref_key(" ".join(parts))
+    if not key or len(key) > ROUTE_REF_MAX:
+        return None
+    # Refs have digits ("31", "S12", "IC 5") or are short ("IR", "ICE"); a word needs a mode word.
+    if named or any(ch.isdigit() for ch in key) or (len(parts) == 1 and len(key) <= 4):
+        return key, mode
+    return None
+
+
+def _route_summaries(where: list[sa.ColumnElement[bool]]) -> list[dict[str, Any]]:
+    """One result per route id: what it is, how many stops it serves and their bbox."""
+    lon = sa.func.coalesce(ATLAS.c.lon, OSM.c.lon)
+    lat = sa.func.coalesce(ATLAS.c.lat, OSM.c.lat)
+    query = (
+        sa.select(STOP_ROUTES.c.route_id, sa.func.max(STOP_ROUTES.c.source).label("source"),
+                  sa.func.max(STOP_ROUTES.c.route_ref).label("route_ref"),
+                  sa.func.max(STOP_ROUTES.c.route_name).label("route_name"),
+                  sa.func.max(STOP_ROUTES.c.mode).label("mode"), sa.func.max(STOP_ROUTES.c.operator).label("operator"),
+                  sa.func.count().label("stops"), sa.func.min(lon).label("min_lon"), sa.func.min(lat).label("min_lat"),
+                  sa.func.max(lon).label("max_lon"), sa.func.max(lat).label("max_lat"))
+        .select_from(STOP_ROUTES.outerjoin(ATLAS, ATLAS.c.sloid == STOP_ROUTES.c.sloid)
+                     .outerjoin(OSM, OSM.c.osm_id == STOP_ROUTES.c.osm_id))
+        .where(*where).group_by(STOP_ROUTES.c.route_id)
+    )
+    results = []
+    for row in db.session.execute(query):
+        bbox = None if row.min_lon is None else [coordinate(row.min_lon), coordinate(row.min_lat),
+                                                 coordinate(row.max_lon), coordinate(row.max_lat)]
+        results.append({**route_item(row), "stops": int(row.stops), "bbox": bbox})
+    return results
+
+
+def _routes(q: str, limit: int) -> list[dict[str, Any]]:
+    parsed = route_query(q)
+    if parsed is None:
+        return []
+    key, mode = parsed
+    where = [STOP_ROUTES.c.ref_key == key]
+    if mode is not None:
+        where.append(STOP_ROUTES.c.mode == mode)
+    found = _route_summaries(where)
+    found.sort(key=lambda item: (route_sort_key(item)[0], -item["stops"], item["id"]))
+    return [{**item, "match": "route"} for item in found[:limit]]
+
+
 @bp.get("/search")
 def search() -> Any:
-    """Stops matching ``q``: see the module docstring for the kinds of query."""
+    """Routes and stops matching ``q``: see the module docstring for the kinds of query."""
     reject_unknown(request.args, SEARCH_PARAMETERS)
     q = parse_text(request.args.get("q"), "q")
     limit = parse_limit(request.args.get("limit"), SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT)
+    routes = _routes(q, limit)
     found = _by_identifier(q, limit)
     if found is None:
         how, entries = name_index().search(q, limit)
         found = how, [{**entry, "match": how} for entry in entries]
     kind, results = found
+    if routes:
+        kind, results = "route", (routes + results)[:limit]
     return json_response({"q": q, "kind": kind, "limit": limit, "results": results})
+
+
+def parse_route_id(raw: str) -> str:
+    if ROUTE_ID_PATTERN.fullmatch(raw):
+        return raw
+    raise BadRequestError(
+        f"id {raw[:80]!r} is not a route id (osm:relation/123 or gtfs:<route id>)", parameter="id")
+
+
+@bp.get("/routes/<path:id>")
+def route_details(id: str) -> Any:
+    """One route: what it is, its bbox, and every stop it serves (with the directions)."""
+    reject_unknown(request.args, ROUTES_PARAMETERS)
+    route_id = parse_route_id(id)
+    summaries = _route_summaries([STOP_ROUTES.c.route_id == route_id])
+    if not summaries:
+        raise NotFoundError(f"no route {route_id!r} in the published snapshot", parameter="id")
+    rows = db.session.execute(
+        sa.select(STOP_ROUTES.c.sloid, STOP_ROUTES.c.osm_id, STOP_ROUTES.c.directions,
+                  sa.func.coalesce(ATLAS.c.name, OSM.c.name).label("name"),
+                  sa.func.coalesce(ATLAS.c.matched, OSM.c.matched).label("matched"),
+                  sa.func.coalesce(ATLAS.c.lon, OSM.c.lon).label("lon"),
+                  sa.func.coalesce(ATLAS.c.lat, OSM.c.lat).label("lat"))
+        .select_from(STOP_ROUTES.outerjoin(ATLAS, ATLAS.c.sloid == STOP_ROUTES.c.sloid)
+                     .outerjoin(OSM, OSM.c.osm_id == STOP_ROUTES.c.osm_id))
+        .where(STOP_ROUTES.c.route_id == route_id)
+    ).all()
+    stops = sorted(
+        ({"layer": "atlas" if row.sloid else "osm", "id": row.sloid or row.osm_id, "name": row.name or "",
+          "matched": bool(row.matched), "directions": row.directions,
+          "lon": coordinate(row.lon) if row.lon is not None else None,
+          "lat": coordinate(row.lat) if row.lat is not None else None,
+          "details": f"{bp.url_prefix}/stops/{row.sloid or row.osm_id}"} for row in rows),
+        key=lambda stop: (fold(stop["name"]), stop["id"]))
+    return json_response({**summaries[0], "run_id": current_run_id(), "stops": stops, "count": len(stops)})

@@ -7,16 +7,17 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import Response, current_app, request
 
 from ...db.dialect import bbox_clause
 from ...errors import BadRequestError, NotFoundError
 from ...extensions import db
 from ...models import Decision, Note, OsmStopUnitRow
+from ...pipeline.stop_routes import MODES
 from . import bp
 from .cache import current_run_id
 from .cursor import cursor_value, decode_cursor, encode_cursor, query_fingerprint
-from .filters import ATLAS, LINKS, OSM, PROBLEMS, STOP_FILTER_PARAMETERS, StopFilters
+from .filters import ATLAS, LINKS, OSM, PROBLEMS, STOP_FILTER_PARAMETERS, STOP_MODES, STOP_ROUTES, StopFilters
 from .params import BBox, parse_bbox, parse_choice, parse_choices, parse_limit, reject_unknown
 from .serialize import (
     atlas_item,
@@ -28,6 +29,7 @@ from .serialize import (
     osm_item,
     point_feature,
     problem_item,
+    route_item,
 )
 
 LAYERS = ("atlas", "osm", "link")
@@ -49,7 +51,7 @@ def atlas_select() -> sa.Select[Any]:
 
 def osm_select() -> sa.Select[Any]:
     return sa.select(OSM.c.osm_id, OSM.c.kind, OSM.c.name, OSM.c.uic_ref, OSM.c.local_ref, OSM.c.matched,
-                     OSM.c.lon, OSM.c.lat)
+                     OSM.c.unit_key, OSM.c.lon, OSM.c.lat)
 
 
 def link_select() -> sa.Select[Any]:
@@ -124,6 +126,16 @@ def stops() -> Any:
             raise BadRequestError("cursor does not fit the requested layers", parameter="cursor")
         layers = [layer for layer in layers if layer in position]
 
+    items, next_position = stops_in_bbox(bbox, layers, filters, limit, position)
+    next_cursor = encode_cursor(run_id, fingerprint, next_position) if next_position else None
+    common = {"bbox": list(bbox), "limit": limit, "truncated": bool(next_position), "next_cursor": next_cursor}
+    return stops_response(items, common, plain)
+
+
+def stops_in_bbox(bbox: BBox, layers: list[str], filters: StopFilters, limit: int,
+                  position: dict[str, Any] | None = None) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """The items of each layer in ``bbox`` (at most ``limit`` per layer, after ``position``)
+    and, for each layer that had more, the key of its last item. Shared by /stops and /tiles."""
     items: dict[str, list[dict[str, Any]]] = {}
     next_position: dict[str, Any] = {}
     for layer in layers:
@@ -134,8 +146,12 @@ def stops() -> Any:
         items[layer] = [ITEM[layer](row) for row in rows[:limit]]
         if len(rows) > limit:
             next_position[layer] = _last_key(layer, items[layer][-1])
-    next_cursor = encode_cursor(run_id, fingerprint, next_position) if next_position else None
-    common = {"bbox": list(bbox), "limit": limit, "truncated": bool(next_position), "next_cursor": next_cursor}
+    return items, next_position
+
+
+def stops_response(items: dict[str, list[dict[str, Any]]], common: dict[str, Any], plain: bool) -> Response:
+    """The /stops answer (plain JSON or a GeoJSON FeatureCollection) of ``items`` with the
+    members in ``common`` (bbox, limit, truncated, next_cursor, ...)."""
     if plain:
         return json_response({"atlas": items.get("atlas", []), "osm": items.get("osm", []),
                               "links": items.get("link", []), **common})
@@ -170,17 +186,25 @@ def stop_details(id: str) -> Any:
     ).all()
     sloids = {key} if layer == "atlas" else {row.sloid for row in link_rows}
     osm_ids = {key} if layer == "osm" else {row.osm_id for row in link_rows}
-    atlas_rows = db.session.execute(atlas_select().add_columns(ATLAS.c.parent_sloid, ATLAS.c.valid_to)
+    atlas_rows = db.session.execute(atlas_select().add_columns(ATLAS.c.parent_sloid, ATLAS.c.valid_to,
+                                                               ATLAS.c.canton, ATLAS.c.unmatched_reason,
+                                                               ATLAS.c.duplicate_key)
                                     .where(ATLAS.c.sloid.in_(sloids)).order_by(ATLAS.c.sloid)).all()
-    osm_rows = db.session.execute(osm_select().add_columns(OSM.c.tags)
+    osm_rows = db.session.execute(osm_select().add_columns(OSM.c.tags, OSM.c.operator, OSM.c.canton,
+                                                           OSM.c.duplicate_key)
                                   .where(OSM.c.osm_id.in_(osm_ids)).order_by(OSM.c.osm_id)).all()
     own = atlas_rows if layer == "atlas" else osm_rows
     if not any((row.sloid if layer == "atlas" else row.osm_id) == key for row in own):
         raise NotFoundError(f"no stop {key!r} in the published snapshot", parameter="id")
 
+    modes = _modes(sloids, osm_ids)
     atlas = [{**atlas_item(row), "parent_sloid": row.parent_sloid, "valid_to": row.valid_to,
-              "urls": editor_urls("atlas", row.sloid, row.number)} for row in atlas_rows]
-    osm = [{**osm_item(row), "tags": row.tags or {}, "urls": editor_urls("osm", row.osm_id)} for row in osm_rows]
+              "canton": row.canton, "unmatched_reason": row.unmatched_reason, "duplicate_key": row.duplicate_key,
+              "modes": modes.get(row.sloid, []), "urls": editor_urls("atlas", row.sloid, row.number)}
+             for row in atlas_rows]
+    osm = [{**osm_item(row), "tags": row.tags or {}, "operator": row.operator, "canton": row.canton,
+            "duplicate_key": row.duplicate_key, "modes": modes.get(row.osm_id, []),
+            "urls": editor_urls("osm", row.osm_id)} for row in osm_rows]
     links = [{"sloid": row.sloid, "osm_id": row.osm_id, "method": row.method, "distance_m": row.distance_m,
               "score": row.score, "evidence": row.evidence or {}} for row in link_rows]
     problems = [problem_item(row) for row in db.session.execute(
@@ -190,9 +214,42 @@ def stop_details(id: str) -> Any:
     return json_response({
         "id": key, "layer": layer, "run_id": current_run_id(),
         "atlas": atlas, "osm": osm, "links": links, "units": _units(osm_ids), "problems": problems,
+        "routes": _routes(sloids, osm_ids),
         "decisions": _decisions(sloids, osm_ids, {p["key"] for p in problems}),
         "notes": _notes(sloids | osm_ids),
     })
+
+
+def _modes(sloids: set[str], osm_ids: set[str]) -> dict[str, list[str]]:
+    """The transport modes of each stop, in the order of MODES."""
+    found: dict[str, set[str]] = {}
+    for row in db.session.execute(sa.select(STOP_MODES).where(
+            sa.or_(STOP_MODES.c.sloid.in_(sloids), STOP_MODES.c.osm_id.in_(osm_ids)))):
+        found.setdefault(row.sloid or row.osm_id, set()).add(row.mode)
+    return {key: [mode for mode in (*MODES, *sorted(values - set(MODES))) if mode in values]
+            for key, values in found.items()}
+
+
+def _routes(sloids: set[str], osm_ids: set[str]) -> list[dict[str, Any]]:
+    """The routes serving the stop and the stops linked to it, one entry per route: which of
+    these stops it serves (``stops``) and in which directions."""
+    routes: dict[str, dict[str, Any]] = {}
+    for row in db.session.execute(sa.select(STOP_ROUTES).where(
+            sa.or_(STOP_ROUTES.c.sloid.in_(sloids), STOP_ROUTES.c.osm_id.in_(osm_ids)))
+            .order_by(STOP_ROUTES.c.route_id, STOP_ROUTES.c.id)):
+        route = routes.setdefault(row.route_id, {**route_item(row), "directions": set(), "stops": []})
+        route["directions"].update(d for d in row.directions.split(",") if d)
+        route["stops"].append(row.sloid or row.osm_id)
+    items = [{**route, "directions": ",".join(sorted(route["directions"]))} for route in routes.values()]
+    return sorted(items, key=route_sort_key)
+
+
+def route_sort_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """By mode (rail first), then ref in natural order (2 before 10), then id."""
+    mode = MODES.index(item["mode"]) if item["mode"] in MODES else len(MODES)
+    parts = tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                  for part in re.findall(r"\d+|\D+", item["ref"].casefold()))
+    return (mode, parts, item["id"])
 
 
 def _units(osm_ids: set[str]) -> list[dict[str, Any]]:
