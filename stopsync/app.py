@@ -72,9 +72,10 @@ def _register_blueprints(app: Flask) -> None:
     from .blueprints.health import bp as health_bp
     from .blueprints.help import bp as help_bp
     from .blueprints.map import bp as map_bp
+    from .blueprints.pages import bp as pages_bp
     from .blueprints.status import bp as status_bp
 
-    for blueprint in (health_bp, api_bp, map_bp, help_bp, status_bp):
+    for blueprint in (health_bp, api_bp, map_bp, help_bp, status_bp, pages_bp):
         app.register_blueprint(blueprint)
     for blueprints in app.extensions[EXTENSION_KEY].hook.stopsync_register_blueprints():
         for blueprint in blueprints or []:
