@@ -4,7 +4,10 @@ mapping given to ``create_app`` (tests). ``ROLE`` is read here, once.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,22 @@ DEFAULTS: dict[str, Any] = {
     "PUBLISH_LOCK_TIMEOUT_S": 10,
     # Without Redis: how long each process reuses the status it read for the navbar.
     "STATUS_CACHE_S": 10,
+    # The map's tile layers, in the layers control's order: base layers (the first is the
+    # default) and overlays (``overlay: true``). Keys: id (URL state), name, url (Leaflet
+    # template), attribution (text), attribution_url, overlay, max_zoom, subdomains (for {s}).
+    # The CSP's img-src allows exactly these hosts (stopsync.security).
+    "MAP_TILE_LAYERS": [
+        {"id": "osm", "name": "OpenStreetMap", "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+         "attribution": "© OpenStreetMap contributors",
+         "attribution_url": "https://www.openstreetmap.org/copyright", "max_zoom": 19},
+        {"id": "opnv", "name": "ÖPNVKarte", "url": "https://tile.memomaps.de/tilegen/{z}/{x}/{y}.png",
+         "attribution": "Map memomaps.de CC-BY-SA, map data © OpenStreetMap contributors",
+         "attribution_url": "https://memomaps.de/", "max_zoom": 18},
+        {"id": "railway", "name": "OpenRailwayMap",
+         "url": "https://{s}.tiles.openrailwaymap.org/standard/{z}/{x}/{y}.png",
+         "attribution": "OpenRailwayMap, CC-BY-SA", "attribution_url": "https://www.openrailwaymap.org/",
+         "overlay": True, "max_zoom": 19, "subdomains": "abc"},
+    ],
     "API_DEFAULT_LIMIT": 2000,
     "API_MAX_LIMIT": 10000,
     "RATELIMIT_DEFAULT": "600 per minute",
@@ -121,12 +140,64 @@ def _normalise(app: Flask) -> None:
     cfg["PLUGINS"] = _as_list(cfg.get("PLUGINS"))
     if cfg.get("MATCHING_STRATEGIES") is not None:
         cfg["MATCHING_STRATEGIES"] = _as_list(cfg["MATCHING_STRATEGIES"])
+    cfg["MAP_TILE_LAYERS"] = tile_layers(cfg.get("MAP_TILE_LAYERS"))
     if cfg.get("TESTING") and "ENVIRONMENT" not in os.environ and cfg["ENVIRONMENT"] == "production":
         cfg["ENVIRONMENT"] = "test"
     if cfg["ENVIRONMENT"] not in ENVIRONMENTS:
         raise ConfigurationError(
             f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}; got {cfg['ENVIRONMENT']!r}"
         )
+
+
+TILE_LAYER_KEYS = {"id", "name", "url", "attribution", "attribution_url", "overlay", "max_zoom", "subdomains"}
+TILE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+TILE_URL = re.compile(r"https?://[^/?#\s]+/\S*")
+
+
+def tile_layers(value: Any) -> list[dict[str, Any]]:
+    """``MAP_TILE_LAYERS`` checked and completed; a mistake fails at start-up, naming the layer."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise ConfigurationError(f"MAP_TILE_LAYERS is not valid JSON: {error}") from error
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise ConfigurationError("MAP_TILE_LAYERS must be a list of layers")
+    layers: list[dict[str, Any]] = []
+    for position, raw in enumerate(value):
+        if not isinstance(raw, Mapping):
+            raise ConfigurationError(f"MAP_TILE_LAYERS[{position}] must be a mapping")
+        unknown = set(raw) - TILE_LAYER_KEYS
+        if unknown:
+            raise ConfigurationError(f"MAP_TILE_LAYERS[{position}]: unknown keys {sorted(unknown)}")
+        name = str(raw.get("name") or "").strip()
+        url = str(raw.get("url") or "").strip()
+        layer_id = str(raw.get("id") or re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")).strip()
+        if not name or not TILE_ID.fullmatch(layer_id):
+            raise ConfigurationError(f"MAP_TILE_LAYERS[{position}] needs a name and an id of a-z, 0-9, _ or -")
+        if not TILE_URL.fullmatch(url) or not all(part in url for part in ("{z}", "{x}", "{y}")):
+            raise ConfigurationError(
+                f"MAP_TILE_LAYERS[{position}] ({layer_id}): url must be http(s) with {{z}}, {{x}} and {{y}}"
+            )
+        max_zoom = raw.get("max_zoom", 19)
+        if not isinstance(max_zoom, int) or isinstance(max_zoom, bool) or not 1 <= max_zoom <= 22:
+            raise ConfigurationError(f"MAP_TILE_LAYERS[{position}] ({layer_id}): max_zoom must be 1 to 22")
+        subdomains = str(raw.get("subdomains") or "abc")
+        if not re.fullmatch(r"[a-z0-9]{1,10}", subdomains):
+            raise ConfigurationError(f"MAP_TILE_LAYERS[{position}] ({layer_id}): subdomains must be letters")
+        attribution_url = str(raw.get("attribution_url") or "").strip()
+        if attribution_url and not re.fullmatch(r"https?://\S+", attribution_url):
+            raise ConfigurationError(f"MAP_TILE_LAYERS[{position}] ({layer_id}): attribution_url must be http(s)")
+        if any(layer["id"] == layer_id for layer in layers):
+            raise ConfigurationError(f"MAP_TILE_LAYERS: the id {layer_id!r} is used twice")
+        layers.append({
+            "id": layer_id, "name": name, "url": url, "attribution": str(raw.get("attribution") or ""),
+            "attribution_url": attribution_url, "overlay": bool(raw.get("overlay", False)),
+            "max_zoom": max_zoom, "subdomains": subdomains,
+        })
+    return layers
 
 
 def database_url(app: Flask) -> str:

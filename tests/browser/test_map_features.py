@@ -12,17 +12,24 @@ import pytest
 from .conftest import BrowserLog, LiveServer
 from .test_map_page import (  # noqa: F401 (truncated_server is a fixture)
     MARKERS,
+    MOVE_DEBOUNCE_MS,
     SWITZERLAND_BBOX,
     fetch_json,
     open_popup,
     popup_value,
     truncated_server,
-    wait_until_idle,
 )
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+
+
+def wait_until_idle(page: Any) -> None:
+    """Past the move debounce and with no stops request in flight. (The predicate is a function:
+    Playwright polls a bare expression string with eval, which the page's CSP refuses.)"""
+    page.wait_for_timeout(MOVE_DEBOUNCE_MS + 200)
+    page.wait_for_function("() => !document.getElementById('map').hasAttribute('aria-busy')")
 
 
 def page_query(page: Any) -> dict[str, list[str]]:
@@ -63,7 +70,7 @@ def test_filters_update_the_url_chips_and_markers(
     chip = page.locator(".chip[data-group=problem_type]")
     assert chip.inner_text().startswith("Problem type: Duplicate OSM elements")
     # The statistics follow the filters.
-    page.wait_for_function("!document.getElementById('map-statistics-body').hasAttribute('aria-busy')")
+    page.wait_for_function("() => !document.getElementById('map-statistics-body').hasAttribute('aria-busy')")
     stats = fetch_json(page, f"{published_server.url}/api/v1/statistics?problem_type=duplicate_osm")
     assert page.locator("#map-statistics-body .stats-osm").inner_text().startswith(str(stats["osm"]["matched"]))
 
@@ -100,7 +107,7 @@ def test_a_shared_url_restores_view_and_filters(
     assert (query["lat"], query["lon"], query["z"]) == (["46.20000"], ["6.14000"], ["12"])
     assert page.locator("input[name=matched][value=false]").is_checked()
     assert page.locator(".chip").count() == 3
-    page.wait_for_function("!document.getElementById('map').hasAttribute('aria-busy')")
+    page.wait_for_function("() => !document.getElementById('map').hasAttribute('aria-busy')")
     assert page.locator("path.stop-atlas").count() == 0  # every ATLAS platform of the sample is linked
     assert page.locator(MARKERS).count() <= expected
     assert page.locator("path.stop-osm.is-linked").count() == 0
@@ -209,7 +216,7 @@ def test_low_zoom_shows_clusters_when_the_stops_do_not_fit(
 def test_german_page_with_filters(page: Any, published_server: LiveServer, browser_log: BrowserLog) -> None:
     page.goto(published_server.url + "/?lang=de&problem_type=distance&priority=1,2")
     page.locator(MARKERS).first.wait_for()
-    page.wait_for_function("!document.getElementById('map-statistics-body').hasAttribute('aria-busy')")
+    page.wait_for_function("() => !document.getElementById('map-statistics-body').hasAttribute('aria-busy')")
     assert page.locator("html").get_attribute("lang") == "de"
     assert page.locator(".map-legend-title").inner_text() == "Legende"
     chips = page.locator(".chip-label").all_inner_texts()

@@ -176,7 +176,8 @@ def test_moving_the_map_reloads_the_visible_bbox(
 def wait_until_idle(page: Any) -> None:
     """Past the move debounce and with no stops request in flight."""
     page.wait_for_timeout(MOVE_DEBOUNCE_MS + 200)
-    page.wait_for_function("!document.getElementById('map').hasAttribute('aria-busy')")
+    # A function, not a string: Playwright evaluates strings with eval, which the CSP forbids.
+    page.wait_for_function("() => !document.getElementById('map').hasAttribute('aria-busy')")
 
 
 def test_open_popup_survives_the_reload_after_a_pan(

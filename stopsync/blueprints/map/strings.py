@@ -74,7 +74,6 @@ def map_strings() -> dict[str, str]:
         "load_unreachable": _("Could not load stops: the server did not answer."),
         "search_none": _("Nothing found for “{q}”."),
         "search_failed": _("The search failed."),
-        "search_route": _("Routes cannot be searched yet; try a stop name, SLOID, UIC number or OSM id."),
         "remove_filter": _("Remove filter {label}"),
         "stats_atlas": _("ATLAS platforms"),
         "stats_osm": _("OSM elements"),
@@ -97,12 +96,29 @@ def map_strings() -> dict[str, str]:
         "group_kind": _("OSM group kind"),
         "group_problem_type": _("Problem type"),
         "group_priority": _("Priority"),
+        "group_unmatched_reason": _("Why unmatched"),
+        "group_osm_operator": _("OSM operator"),
+        "group_mode": _("Transport mode"),
+        "group_canton": _("Canton"),
+        "group_duplicates": _("Duplicates"),
+        "duplicates_true": _("is a duplicate"),
+        "duplicates_false": _("not a duplicate"),
+        "reason_no_osm_within_50m": _("no OSM element within 50 m"),
+        "reason_no_candidate": _("no suitable candidate"),
+        "reason_contradicting_platform_code": _("platform code contradicts"),
+        "reason_ambiguous": _("several equally good candidates"),
+        "route": _("Route"),
+        "group_route": _("Route"),
+        "route_stops": _("{route}: {count} stops highlighted"),
+        "route_failed": _("Could not load the stops of route {route}."),
     }
     for problem_type, help_text in HELP.items():
         title = PROBLEM_TITLES.get(problem_type)
         strings[f"problem_{problem_type}"] = title() if title else help_text.title
     for method, label in METHOD_LABELS.items():
         strings[f"method_{method}"] = label()
+    for mode, label in MODE_LABELS.items():
+        strings[f"mode_{mode}"] = label()
     return strings
 
 
@@ -131,4 +147,16 @@ METHOD_LABELS: dict[str, Callable[[], str]] = {
     "platform_code_distance": lambda: _("Platform code and distance"),
     "single_candidate": lambda: _("Single candidate nearby"),
     "ratio_test": lambda: _("Clearly nearest candidate"),
+}
+
+# Transport modes of the mode filter (values the API does not name here show as they are).
+MODE_LABELS: dict[str, Callable[[], str]] = {
+    "train": lambda: _("train"),
+    "light_rail": lambda: _("light rail"),
+    "subway": lambda: _("metro"),
+    "tram": lambda: _("tram"),
+    "bus": lambda: _("bus"),
+    "ferry": lambda: _("boat"),
+    "aerialway": lambda: _("cable car"),
+    "funicular": lambda: _("funicular"),
 }

@@ -11,18 +11,24 @@
   "use strict";
 
   var MOVE_DEBOUNCE_MS = 300;
-  var TILE_ATTRIBUTION =
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
   var OSM_BASE = "https://www.openstreetmap.org/";
   var ATLAS_BASE = "https://atlas.app.sbb.ch/service-point-directory/service-points/";
   var JOSM_BASE = "http://127.0.0.1:8111/load_object?objects=";
   var OSM_ID_PATTERN = /^(node|way|relation)\/(\d+)$/;
-  var ROUTE_QUERY = /^(route|line|linie|ligne|linea)\s+\S+/i;
   // Below this zoom the page asks the API for a clustered overview (when the API has one).
   var DEFAULT_STOPS_MIN_ZOOM = 14;
   var MAX_POPUP_LINKS = 4;
   var TOP_OPERATORS = 12;
-  var URL_VIEW_KEYS = ["lat", "lon", "z", "stop"];
+  // ``highlight`` is the route drawn on the map; ``route`` (a filter) keeps only its stops.
+  var URL_VIEW_KEYS = ["lat", "lon", "z", "stop", "base", "overlays", "units", "highlight"];
+  // Connectors between the members of every visible pair/trio from this zoom on (city zoom).
+  var UNITS_MIN_ZOOM = 15;
+  // Data tiles (/api/v1/tiles/{z}/{x}/{y}): one fixed data zoom whatever the view zoom, from
+  // the city zoom on, so that panning and zooming reuse the cached tiles.
+  var TILE_DATA_ZOOM = 15;
+  var TILE_VIEW_MIN_ZOOM = 14;
+  var TILE_MAX_PER_VIEW = 120;
+  var TILE_CACHE_MAX = 600;
   // Details can be long (up to four links): the popup scrolls instead of leaving the map.
   var POPUP_OPTIONS = { maxWidth: 420, minWidth: 260, maxHeight: 460 };
 
@@ -39,10 +45,22 @@
     stopsLimit: Number(container.dataset.stopsLimit) || 2000,
     boundariesUrl: container.dataset.boundariesUrl || "",
     helpUrl: container.dataset.helpUrl || "/help/problems",
-    tileUrl: container.dataset.tileUrl || "",
+    tileLayers: parseJsonList(container.dataset.tileLayers),
+    tilesUrl: container.dataset.tilesUrl || "",
+    facetsUrl: container.dataset.facetsUrl || "",
     locale: container.dataset.locale || "en",
     initialBounds: parseBbox(container.dataset.initialBbox || "5.95,45.81,10.50,47.81"),
   };
+
+  function parseJsonList(text) {
+    try {
+      var value = JSON.parse(text || "[]");
+      return Array.isArray(value) ? value : [];
+    } catch (error) {
+      window.console.warn("stopsync: settings not readable:", error);
+      return [];
+    }
+  }
 
   /* ---------- translations and numbers ---------- */
 
@@ -98,6 +116,7 @@
     ["station", "#8250df"],
     ["link", "#57606a"],
     ["unit", "#8250df"],
+    ["route", "#fb8500"],
   ].forEach(function (entry) {
     COLOURS[entry[0]] = rootStyle.getPropertyValue("--state-" + entry[0]).trim() || entry[1];
   });
@@ -147,6 +166,13 @@
     anchor.target = "_blank";
     anchor.rel = "noopener noreferrer";
     return anchor;
+  }
+
+  // Only for the two places Leaflet insists on HTML: layer names and tile attributions.
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch];
+    });
   }
 
   function parseOsmId(osmId) {
@@ -253,16 +279,54 @@
   /* ---------- filters (state, URL, chips) ---------- */
 
   // One group per API filter parameter. Values are ORed within a group, groups are ANDed
-  // (the API's semantics). ``matched`` with both values is no filter at all.
+  // (the API's semantics). A ``boolean`` group with both values is no filter at all. ``closed`` groups
+  // accept only their listed values from a URL; the others learn their values from the API
+  // (facets, operators, statistics) and keep any value a shared link names. ``free`` groups
+  // also take any typed value.
+  var CANTONS = [
+    "AG", "AI", "AR", "BE", "BL", "BS", "FR", "GE", "GL", "GR", "JU", "LU", "NE",
+    "NW", "OW", "SG", "SH", "SO", "SZ", "TG", "TI", "UR", "VD", "VS", "ZG", "ZH",
+  ];
   var FILTER_GROUPS = [
     { key: "method", label: "group_method", prefix: "method_", options: [] },
-    { key: "matched", label: "group_matched", options: ["true", "false"] },
+    { key: "matched", label: "group_matched", options: ["true", "false"], closed: true, boolean: true },
+    {
+      key: "unmatched_reason",
+      label: "group_unmatched_reason",
+      prefix: "reason_",
+      facet: "unmatched_reasons",
+      options: ["no_osm_within_50m", "no_candidate", "contradicting_platform_code", "ambiguous"],
+    },
     { key: "operator", label: "group_operator", prefix: "", options: [], free: true },
-    { key: "kind", label: "group_kind", prefix: "kind_", options: ["platform", "stop_position", "station"] },
+    { key: "osm_operator", label: "group_osm_operator", prefix: "", facet: "osm_operators", options: [], free: true },
+    {
+      key: "kind",
+      label: "group_kind",
+      prefix: "kind_",
+      options: ["platform", "stop_position", "station"],
+      closed: true,
+    },
+    {
+      key: "mode",
+      label: "group_mode",
+      prefix: "mode_",
+      facet: "modes",
+      options: ["train", "light_rail", "subway", "tram", "bus", "ferry", "aerialway", "funicular"],
+    },
+    { key: "canton", label: "group_canton", prefix: "canton_", facet: "cantons", options: CANTONS.slice() },
+    {
+      key: "duplicates",
+      label: "group_duplicates",
+      prefix: "duplicates_",
+      options: ["true", "false"],
+      closed: true,
+      boolean: true,
+    },
     {
       key: "problem_type",
       label: "group_problem_type",
       prefix: "problem_",
+      closed: true,
       options: [
         "distance",
         "attributes",
@@ -273,8 +337,11 @@
         "route_contradiction",
       ],
     },
-    { key: "priority", label: "group_priority", prefix: "priority_", options: ["1", "2", "3"] },
+    { key: "priority", label: "group_priority", prefix: "priority_", options: ["1", "2", "3"], closed: true },
+    // Set from a highlighted route ("Only this route"); a chip, no menu.
+    { key: "route", label: "group_route", options: [], chipOnly: true },
   ];
+  var routeLabels = {}; // route id -> "Bus 31", for the chips
   var GROUPS_BY_KEY = {};
   FILTER_GROUPS.forEach(function (group) {
     GROUPS_BY_KEY[group.key] = group;
@@ -283,6 +350,12 @@
   function valueLabel(group, value) {
     if (group.key === "matched") {
       return value === "true" ? t("state_linked") : t("state_unmatched");
+    }
+    if (group.key === "canton") {
+      return String(value).toUpperCase();
+    }
+    if (group.key === "route") {
+      return routeLabels[value] || String(value);
     }
     return group.prefix ? labelOf(group.prefix, value) : String(value);
   }
@@ -316,9 +389,9 @@
       if (!values.length) {
         return;
       }
-      if (group.key === "matched") {
+      if (group.boolean) {
         if (values.length === 1) {
-          params.set("matched", values[0]);
+          params.set(group.key, values[0]);
         }
         return;
       }
@@ -343,7 +416,7 @@
   var initialUrl = new URLSearchParams(window.location.search);
   FILTER_GROUPS.forEach(function (group) {
     var values = splitValues(initialUrl.get(group.key));
-    if (group.options.length && !group.free && group.key !== "method") {
+    if (group.closed) {
       values = values.filter(function (value) {
         return group.options.indexOf(value) >= 0;
       });
@@ -351,6 +424,8 @@
     filters[group.key] = values;
   });
   var selectedStop = initialUrl.get("stop") || null;
+  var showUnits = initialUrl.get("units") !== "0";
+  var selectedRoute = null; // {id, label}
 
   function initialView() {
     var lat = parseFloat(initialUrl.get("lat"));
@@ -383,6 +458,19 @@
     });
     if (selectedStop) {
       params.set("stop", selectedStop);
+    }
+    // Tile layers and toggles only when they differ from the defaults: short shared links.
+    if (currentBase && currentBase !== defaultBase) {
+      params.set("base", currentBase);
+    }
+    if (activeTileOverlays.length) {
+      params.set("overlays", activeTileOverlays.join(","));
+    }
+    if (!showUnits) {
+      params.set("units", "0");
+    }
+    if (selectedRoute) {
+      params.set("highlight", selectedRoute.id);
     }
     var query = params.toString();
     window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
@@ -701,7 +789,11 @@
       routeSection.appendChild(element("p", null, routes.join(", ")));
       slot.appendChild(routeSection);
     }
-    drawUnits(details);
+    learnUnits(details.units || []);
+    openUnitKeys = (details.units || []).map(function (unit) {
+      return unit.key;
+    });
+    drawUnitConnectors();
   }
 
   function fillDetails(popup) {
@@ -737,6 +829,7 @@
   [
     ["boundaries", 350],
     ["links", 410],
+    ["route", 415],
     ["osm", 420],
     ["atlas", 430],
     ["clusters", 440],
@@ -752,27 +845,90 @@
   }
   map.on("zoomend", toggleBoundaries);
 
+  /* ---------- tile layers (MAP_TILE_LAYERS): base layers and tile overlays ---------- */
+
+  // Tiles are a nice-to-have: offline they fail quietly and the data layers still work.
   var baseLayers = {};
-  if (settings.tileUrl) {
-    // Tiles are a nice-to-have: offline they fail quietly and the data layers still work.
-    baseLayers.OpenStreetMap = L.tileLayer(settings.tileUrl, {
+  var tileOverlays = {};
+  var tileLayerById = {};
+  var baseIds = [];
+  settings.tileLayers.forEach(function (config) {
+    if (!config || !config.id || !config.url || tileLayerById[config.id]) {
+      return;
+    }
+    var attribution = escapeHtml(config.attribution || "");
+    if (config.attribution_url && /^https?:\/\//.test(config.attribution_url)) {
+      attribution =
+        '<a href="' + escapeHtml(config.attribution_url) + '" target="_blank" rel="noopener noreferrer">' +
+        attribution + "</a>";
+    }
+    var layer = L.tileLayer(config.url, {
       maxZoom: 19,
-      attribution: TILE_ATTRIBUTION,
-    }).addTo(map);
+      maxNativeZoom: Number(config.max_zoom) || 19,
+      subdomains: config.subdomains || "abc",
+      attribution: attribution,
+      className: "tiles-" + config.id,
+    });
+    layer.stopsyncTileId = config.id;
+    tileLayerById[config.id] = layer;
+    // The layers control puts names into the page as HTML.
+    var label = '<span class="layer-name" data-layer="' + escapeHtml(config.id) + '">' + escapeHtml(config.name) + "</span>";
+    if (config.overlay) {
+      tileOverlays[label] = layer;
+    } else {
+      baseLayers[label] = layer;
+      baseIds.push(config.id);
+    }
+  });
+  var defaultBase = baseIds[0] || null;
+  var currentBase = baseIds.indexOf(initialUrl.get("base")) >= 0 ? initialUrl.get("base") : defaultBase;
+  var activeTileOverlays = splitValues(initialUrl.get("overlays")).filter(function (id) {
+    return tileLayerById[id] && baseIds.indexOf(id) < 0;
+  });
+  if (currentBase) {
+    tileLayerById[currentBase].addTo(map);
   }
+  activeTileOverlays.forEach(function (id) {
+    tileLayerById[id].addTo(map);
+  });
 
   var boundaryLayer = L.layerGroup().addTo(map);
   var linkLayer = L.layerGroup().addTo(map);
-  var unitLayer = L.layerGroup().addTo(map);
+  var unitLayer = L.layerGroup();
+  if (showUnits) {
+    unitLayer.addTo(map);
+  }
+  var routeLayer = L.layerGroup().addTo(map);
   var osmLayer = L.layerGroup().addTo(map);
   var atlasLayer = L.layerGroup().addTo(map);
   var clusterLayer = L.layerGroup().addTo(map);
-  var overlays = {};
+  var overlays = Object.assign({}, tileOverlays);
   overlays[t("layer_atlas")] = atlasLayer;
   overlays[t("layer_osm")] = osmLayer;
   overlays[t("layer_links")] = linkLayer;
   overlays[t("layer_boundaries")] = boundaryLayer;
   L.control.layers(baseLayers, overlays).addTo(map);
+
+  // The chosen base layer and tile overlays go into the URL.
+  map.on("baselayerchange", function (event) {
+    if (event.layer && event.layer.stopsyncTileId) {
+      currentBase = event.layer.stopsyncTileId;
+      writeUrl();
+    }
+  });
+  map.on("overlayadd overlayremove", function (event) {
+    var id = event.layer && event.layer.stopsyncTileId;
+    if (!id) {
+      return;
+    }
+    activeTileOverlays = activeTileOverlays.filter(function (other) {
+      return other !== id;
+    });
+    if (event.type === "overlayadd") {
+      activeTileOverlays.push(id);
+    }
+    writeUrl();
+  });
   L.control.scale({ imperial: false }).addTo(map);
 
   var restored = initialView();
@@ -818,7 +974,8 @@
     layer.on("popupclose", function () {
       if (selectedStop === stopId) {
         selectedStop = null;
-        unitLayer.clearLayers();
+        openUnitKeys = [];
+        drawUnitConnectors();
         writeUrl();
       }
     });
@@ -916,7 +1073,10 @@
         }
         var layer = createLayer(feature, linked);
         groups[props.layer].addLayer(layer);
-        next[key] = { layer: layer, signature: signature, group: props.layer };
+        next[key] = { layer: layer, signature: signature, group: props.layer, id: props.id };
+        if (props.layer === "osm") {
+          learnUnitFromProps(props);
+        }
       }
       counts[props.layer] += 1;
     });
@@ -935,6 +1095,7 @@
       });
     }
     openPendingStop();
+    drawUnitConnectors();
     return counts.atlas + counts.osm + counts.link;
   }
 
@@ -945,33 +1106,88 @@
     drawnLayers = {};
   }
 
-  // Pair/trio connectors of the open stop: its unit's members, joined in member order.
-  function drawUnits(details) {
-    unitLayer.clearLayers();
-    var positions = {};
-    (details.osm || []).forEach(function (item) {
-      positions[item.id] = L.latLng(item.lat, item.lon);
+  /* ---------- stop units: connectors between the members of each pair and trio ---------- */
+
+  var unitsByKey = {}; // unit key -> {kind, members}
+  var openUnitKeys = []; // the units of the open stop, drawn at every zoom
+
+  function isGroupedUnit(unit) {
+    return Boolean(unit) && (unit.kind === "pair" || unit.kind === "trio");
+  }
+
+  function learnUnits(units) {
+    units.forEach(function (unit) {
+      if (unit && unit.key && Array.isArray(unit.members)) {
+        unitsByKey[unit.key] = { kind: unit.kind, members: unit.members.map(String) };
+      }
     });
-    (details.units || []).forEach(function (unit) {
-      if (unit.kind !== "pair" && unit.kind !== "trio") {
+  }
+
+  // Every OSM item of /stops and /tiles names its pair or trio: ``unit_key`` is
+  // ``<kind>:<osm_id>+<osm_id>[+...]`` ("" for a single), so the members need no detail request.
+  function learnUnitFromProps(props) {
+    var key = typeof props.unit_key === "string" ? props.unit_key : "";
+    var colon = key.indexOf(":");
+    if (colon <= 0 || unitsByKey[key]) {
+      return;
+    }
+    var members = key.slice(colon + 1).split("+").filter(Boolean);
+    unitsByKey[key] = { kind: key.slice(0, colon), members: members };
+  }
+
+  function unitsVisible() {
+    return showUnits && map.getZoom() >= UNITS_MIN_ZOOM;
+  }
+
+  // One thin line per pair/trio with at least two members on the map, in member order; below
+  // the city zoom only the open stop's unit.
+  function drawUnitConnectors() {
+    unitLayer.clearLayers();
+    container.dataset.units = "0";
+    if (!showUnits) {
+      return;
+    }
+    var everywhere = unitsVisible();
+    Object.keys(unitsByKey).forEach(function (key) {
+      var unit = unitsByKey[key];
+      var open = openUnitKeys.indexOf(key) >= 0;
+      if (!isGroupedUnit(unit) || (!everywhere && !open)) {
         return;
       }
       var points = unit.members
         .map(function (member) {
           var drawn = drawnLayers["osm:" + member];
-          return positions[member] || (drawn && drawn.layer.getLatLng ? drawn.layer.getLatLng() : null);
+          return drawn && drawn.layer.getLatLng ? drawn.layer.getLatLng() : null;
         })
         .filter(Boolean);
       if (points.length >= 2) {
-        L.polyline(points, {
-          className: "stop-unit",
+        var line = L.polyline(points, {
+          className: "stop-unit stop-unit-" + unit.kind,
           pane: "links",
           color: COLOURS.unit,
-          weight: 3,
+          weight: open ? 4 : 3,
           opacity: 0.8,
           interactive: false,
-        }).addTo(unitLayer);
+        });
+        line.unitKey = key;
+        unitLayer.addLayer(line);
       }
+    });
+    container.dataset.units = String(unitLayer.getLayers().length);
+  }
+
+  var unitsToggle = document.getElementById("map-units-toggle");
+  if (unitsToggle) {
+    unitsToggle.checked = showUnits;
+    unitsToggle.addEventListener("change", function () {
+      showUnits = unitsToggle.checked;
+      if (showUnits) {
+        unitLayer.addTo(map);
+      } else {
+        map.removeLayer(unitLayer);
+      }
+      writeUrl();
+      drawUnitConnectors();
     });
   }
 
@@ -1066,7 +1282,9 @@
   // load the stops themselves (zoomed in, few stops, or an API without an overview).
   function fetchOverview(signal, bbox) {
     var zoom = Math.round(map.getZoom());
-    if (!overviewAvailable || zoom >= stopsMinZoom) {
+    var total = knownTotals[filterParams().toString()];
+    // When every stop under the filters fits one answer, no view needs clusters.
+    if (!overviewAvailable || zoom >= stopsMinZoom || (typeof total === "number" && total <= settings.stopsLimit)) {
       return Promise.resolve(null);
     }
     var params = filterParams();
@@ -1094,6 +1312,161 @@
     );
   }
 
+  /* ---------- data tiles at city zoom (/api/v1/tiles/{z}/{x}/{y}) ---------- */
+
+  // Answers by filters and tile; oldest evicted first. Pending requests are shared by the loads
+  // that need them, and cancelled once no load needs them any more.
+  var tileCache = {};
+  var tileCacheOrder = [];
+  var pendingTiles = {};
+
+  function useTiles() {
+    return Boolean(settings.tilesUrl) && map.getZoom() >= TILE_VIEW_MIN_ZOOM && tilesInView().length <= TILE_MAX_PER_VIEW;
+  }
+
+  function tileX(lon, zoom) {
+    return Math.floor(((lon + 180) / 360) * Math.pow(2, zoom));
+  }
+
+  function tileY(lat, zoom) {
+    var radians = (clamp(lat, -85.0511, 85.0511) * Math.PI) / 180;
+    return Math.floor(((1 - Math.log(Math.tan(radians) + 1 / Math.cos(radians)) / Math.PI) / 2) * Math.pow(2, zoom));
+  }
+
+  // The data tiles covering the view, centre first (they arrive, and are drawn, first).
+  function tilesInView() {
+    var bounds = map.getBounds();
+    var zoom = TILE_DATA_ZOOM;
+    var last = Math.pow(2, zoom) - 1;
+    var minX = clamp(tileX(bounds.getWest(), zoom), 0, last);
+    var maxX = clamp(tileX(bounds.getEast(), zoom), 0, last);
+    var minY = clamp(tileY(bounds.getNorth(), zoom), 0, last);
+    var maxY = clamp(tileY(bounds.getSouth(), zoom), 0, last);
+    var centreX = (minX + maxX) / 2;
+    var centreY = (minY + maxY) / 2;
+    var tiles = [];
+    for (var x = minX; x <= maxX; x += 1) {
+      for (var y = minY; y <= maxY; y += 1) {
+        tiles.push({ z: zoom, x: x, y: y, path: zoom + "/" + x + "/" + y });
+      }
+    }
+    return tiles.sort(function (a, b) {
+      return Math.abs(a.x - centreX) + Math.abs(a.y - centreY) - (Math.abs(b.x - centreX) + Math.abs(b.y - centreY));
+    });
+  }
+
+  function rememberTile(key, entry) {
+    if (!tileCache[key]) {
+      tileCacheOrder.push(key);
+    }
+    tileCache[key] = entry;
+    while (tileCacheOrder.length > TILE_CACHE_MAX) {
+      delete tileCache[tileCacheOrder.shift()];
+    }
+  }
+
+  function fetchTile(tile, filterQuery, key) {
+    if (pendingTiles[key]) {
+      return pendingTiles[key].promise;
+    }
+    var controller = new AbortController();
+    var url = settings.tilesUrl + "/" + tile.path + (filterQuery ? "?" + filterQuery : "");
+    var promise = fetch(url, { signal: controller.signal, headers: { Accept: "application/geo+json, application/json" } })
+      .catch(function (error) {
+        if (error && error.name === "AbortError") {
+          throw error;
+        }
+        throw new Error(t("load_unreachable"));
+      })
+      .then(function (response) {
+        return response
+          .json()
+          .catch(function () {
+            return null;
+          })
+          .then(function (body) {
+            if (!response.ok || !body || !Array.isArray(body.features)) {
+              throw new Error(errorText(response, body));
+            }
+            var entry = { features: body.features, truncated: Boolean(body.truncated), limit: body.limit };
+            rememberTile(key, entry);
+            return entry;
+          });
+      })
+      .then(
+        function (entry) {
+          delete pendingTiles[key];
+          return entry;
+        },
+        function (error) {
+          delete pendingTiles[key];
+          throw error;
+        }
+      );
+    pendingTiles[key] = { controller: controller, promise: promise };
+    return promise;
+  }
+
+  // Every tile of the view, from the cache or the API; the features merged by id (drawFeatures
+  // keys them), drawn as the tiles arrive.
+  function fetchTiles(controller) {
+    var filterQuery = filterParams().toString();
+    var tiles = tilesInView();
+    var needed = {};
+    tiles.forEach(function (tile) {
+      needed[filterQuery + "|" + tile.path] = true;
+    });
+    Object.keys(pendingTiles).forEach(function (key) {
+      if (!needed[key]) {
+        pendingTiles[key].controller.abort();
+        delete pendingTiles[key];
+      }
+    });
+    function collect() {
+      var merged = { type: "FeatureCollection", features: [], truncated: false, limit: null };
+      tiles.forEach(function (tile) {
+        var entry = tileCache[filterQuery + "|" + tile.path];
+        if (entry) {
+          merged.features = merged.features.concat(entry.features);
+          merged.truncated = merged.truncated || entry.truncated;
+          merged.limit = typeof entry.limit === "number" ? entry.limit : merged.limit;
+        }
+      });
+      return merged;
+    }
+    var drawTimer = null;
+    function drawSoFar() {
+      window.clearTimeout(drawTimer);
+      drawTimer = window.setTimeout(function () {
+        if (controller === currentRequest) {
+          drawFeatures(collect().features);
+        }
+      }, 30);
+    }
+    if (tiles.some(function (tile) {
+      return tileCache[filterQuery + "|" + tile.path];
+    })) {
+      drawSoFar();
+    }
+    return Promise.all(
+      tiles.map(function (tile) {
+        var key = filterQuery + "|" + tile.path;
+        return tileCache[key] ? Promise.resolve(tileCache[key]) : fetchTile(tile, filterQuery, key).then(function (entry) {
+          drawSoFar();
+          return entry;
+        });
+      })
+    ).then(function () {
+      window.clearTimeout(drawTimer);
+      if (controller.signal.aborted) {
+        var error = new Error("superseded");
+        error.name = "AbortError";
+        throw error;
+      }
+      return { kind: "stops", body: collect() };
+    });
+  }
+
   function loadStops() {
     if (currentRequest) {
       currentRequest.abort();
@@ -1105,7 +1478,10 @@
 
     fetchOverview(controller.signal, bbox)
       .then(function (clustered) {
-        return clustered || fetchStops(controller.signal, bbox);
+        if (clustered) {
+          return clustered;
+        }
+        return useTiles() ? fetchTiles(controller) : fetchStops(controller.signal, bbox);
       })
       .then(function (answer) {
         if (controller !== currentRequest) {
@@ -1196,25 +1572,65 @@
     searchMessage.hidden = !text;
   }
 
+  function isRoute(result) {
+    return result && (result.kind === "route" || result.layer === "route");
+  }
+
+  function routeName(route) {
+    var ref = route.ref || route.short_name || route.name || route.id;
+    var mode = route.mode ? labelOf("mode_", route.mode) : "";
+    return mode ? mode.charAt(0).toUpperCase() + mode.slice(1) + " " + ref : String(ref);
+  }
+
   function resultLabel(result) {
+    if (isRoute(result)) {
+      var parts = [routeName(result), t("route")];
+      var detail = result.long_name || (result.name && result.name !== result.ref ? result.name : "");
+      if (detail) {
+        parts.splice(1, 0, detail);
+      }
+      if (result.operator) {
+        parts.push(result.operator);
+      }
+      return parts.join(" · ");
+    }
     var kind = result.layer === "atlas" ? t("atlas_platform") : osmKindLabel(result.kind);
     return (result.name || t("no_name")) + " · " + kind + " · " + result.id;
+  }
+
+  function chooseResult(result) {
+    if (isRoute(result)) {
+      showRoute(result, true);
+    } else {
+      focusStop(result);
+    }
   }
 
   function showResults(results) {
     searchResults.textContent = "";
     results.forEach(function (result) {
       var item = element("li");
-      var button = element("button", "search-result", resultLabel(result));
+      var button = element("button", "search-result" + (isRoute(result) ? " is-route" : ""), resultLabel(result));
       button.type = "button";
-      button.dataset.stopId = result.id;
+      if (isRoute(result)) {
+        button.dataset.routeId = result.id;
+      } else {
+        button.dataset.stopId = result.id;
+      }
       button.addEventListener("click", function () {
-        focusStop(result);
+        chooseResult(result);
       });
       item.appendChild(button);
       searchResults.appendChild(item);
     });
     searchResults.hidden = results.length === 0;
+  }
+
+  function usableResult(result) {
+    if (isRoute(result)) {
+      return result.id !== undefined && result.id !== null && result.id !== "";
+    }
+    return typeof result.lat === "number" && typeof result.lon === "number";
   }
 
   if (searchForm && searchInput) {
@@ -1225,20 +1641,14 @@
       if (!q) {
         return;
       }
-      if (ROUTE_QUERY.test(q)) {
-        searchSay(t("search_route"));
-        return;
-      }
       searchSay("");
       getJson(settings.apiBase + "/search?" + new URLSearchParams({ q: q }).toString())
         .then(function (answer) {
-          var results = (answer.results || []).filter(function (result) {
-            return typeof result.lat === "number" && typeof result.lon === "number";
-          });
+          var results = (answer.results || []).filter(usableResult);
           if (!results.length) {
             searchSay(t("search_none", { q: q }));
           } else if (results.length === 1) {
-            focusStop(results[0]);
+            chooseResult(results[0]);
           } else {
             showResults(results);
           }
@@ -1249,12 +1659,145 @@
     });
   }
 
+  /* ---------- one route: its stops highlighted, the map fitted to it ---------- */
+
+  var routePanel = document.getElementById("map-route");
+  var routeLabel = document.getElementById("map-route-label");
+  var routeClear = document.getElementById("map-route-clear");
+  var routeLegend = document.querySelector(".legend-route");
+  var routeRequest = null;
+
+  // /routes/{id}: the route, its bbox and its stops. Ids hold a slash (osm:relation/123).
+  function routeStopsUrl(route) {
+    if (typeof route.details === "string" && route.details.charAt(0) === "/") {
+      return route.details;
+    }
+    return settings.apiBase + "/routes/" + String(route.id).split("/").map(encodeURIComponent).join("/");
+  }
+
+  // The route's stops as {id, lat, lon}, whether the API answers with a list or GeoJSON.
+  function routeStops(answer) {
+    var items = answer.stops || answer.features || answer.results || [];
+    return items
+      .map(function (item) {
+        if (item && item.geometry && Array.isArray(item.geometry.coordinates)) {
+          var props = item.properties || {};
+          return { id: props.id || props.sloid || props.osm_id, name: props.name, lat: item.geometry.coordinates[1], lon: item.geometry.coordinates[0] };
+        }
+        return item && { id: item.id || item.sloid || item.osm_id, name: item.name, lat: item.lat, lon: item.lon };
+      })
+      .filter(function (stop) {
+        return stop && typeof stop.lat === "number" && typeof stop.lon === "number";
+      });
+  }
+
+  function boundsOf(bbox, stops) {
+    if (Array.isArray(bbox) && bbox.length === 4 && bbox.every(isFinite)) {
+      return L.latLngBounds([bbox[1], bbox[0]], [bbox[3], bbox[2]]);
+    }
+    return stops.length ? L.latLngBounds(stops.map(function (stop) {
+      return [stop.lat, stop.lon];
+    })) : null;
+  }
+
+  function showRoute(route, fit) {
+    if (routeRequest) {
+      routeRequest.abort();
+    }
+    var controller = new AbortController();
+    routeRequest = controller;
+    var label = route.ref || route.name ? routeName(route) : String(route.id);
+    selectedRoute = { id: String(route.id), label: label };
+    routeLabels[selectedRoute.id] = label;
+    writeUrl();
+    getJson(routeStopsUrl(route), controller.signal)
+      .then(function (answer) {
+        if (controller !== routeRequest) {
+          return;
+        }
+        var described = answer.route || answer;
+        if (described.ref || described.name) {
+          selectedRoute.label = routeName(Object.assign({}, route, described));
+          routeLabels[selectedRoute.id] = selectedRoute.label;
+          renderChips();
+        }
+        var stops = routeStops(answer);
+        drawRoute(stops);
+        var bounds = boundsOf(answer.bbox || described.bbox || route.bbox, stops);
+        if (fit && bounds && bounds.isValid()) {
+          map.fitBounds(bounds, { padding: [30, 30], maxZoom: 17 });
+        }
+        showRoutePanel(t("route_stops", { route: selectedRoute.label, count: formatNumber(stops.length) }));
+      })
+      .catch(function (error) {
+        if (error && error.name === "AbortError") {
+          return;
+        }
+        routeLayer.clearLayers();
+        showRoutePanel(t("route_failed", { route: label }));
+      });
+  }
+
+  function drawRoute(stops) {
+    routeLayer.clearLayers();
+    stops.forEach(function (stop) {
+      var ring = L.circleMarker([stop.lat, stop.lon], {
+        className: "route-stop",
+        pane: "route",
+        radius: 11,
+        color: COLOURS.route,
+        weight: 4,
+        fill: false,
+        interactive: false,
+      });
+      routeLayer.addLayer(ring);
+    });
+    if (routeLegend) {
+      routeLegend.hidden = stops.length === 0;
+    }
+  }
+
+  function showRoutePanel(text) {
+    if (!routePanel) {
+      return;
+    }
+    routeLabel.textContent = text;
+    routePanel.hidden = false;
+  }
+
+  function clearRoute() {
+    if (routeRequest) {
+      routeRequest.abort();
+      routeRequest = null;
+    }
+    selectedRoute = null;
+    routeLayer.clearLayers();
+    if (routePanel) {
+      routePanel.hidden = true;
+    }
+    if (routeLegend) {
+      routeLegend.hidden = true;
+    }
+    writeUrl();
+  }
+
+  if (routeClear) {
+    routeClear.addEventListener("click", clearRoute);
+  }
+  var routeOnly = document.getElementById("map-route-only");
+  if (routeOnly) {
+    routeOnly.addEventListener("click", function () {
+      if (selectedRoute) {
+        setFilter("route", selectedRoute.id, true);
+      }
+    });
+  }
+
   /* ---------- filter controls and chips ---------- */
 
   var groupsBox = document.getElementById("map-filter-groups");
   var chipsBox = document.getElementById("map-chips");
   var clearButton = document.getElementById("map-filters-clear");
-  var operatorNames = [];
 
   function setFilter(groupKey, value, on) {
     var values = filters[groupKey];
@@ -1289,6 +1832,9 @@
     });
     label.appendChild(input);
     label.appendChild(document.createTextNode(" " + valueLabel(group, value)));
+    if (group.counts && typeof group.counts[value] === "number") {
+      label.appendChild(element("span", "filter-option-count", formatNumber(group.counts[value])));
+    }
     return label;
   }
 
@@ -1310,6 +1856,9 @@
     }
     groupsBox.textContent = "";
     FILTER_GROUPS.forEach(function (group) {
+      if (group.chipOnly) {
+        return;
+      }
       var details = element("details", "filter-group");
       details.dataset.group = group.key;
       details.open = Boolean(openGroups[group.key]);
@@ -1325,19 +1874,20 @@
         details.appendChild(checkbox(group, value));
       });
       if (group.free) {
-        details.appendChild(operatorInput(group));
+        details.appendChild(freeInput(group));
       }
       groupsBox.appendChild(details);
     });
   }
 
-  // Any operator by name (the checkboxes show only the largest ones).
-  function operatorInput(group) {
+  // Any value by name (the checkboxes show only the most frequent ones).
+  function freeInput(group) {
     var form = element("div", "filter-free");
     var input = element("input");
+    var listId = "map-" + group.key.replace(/_/g, "-") + "-names";
     input.type = "text";
-    input.name = "operator-add";
-    input.setAttribute("list", "map-operator-names");
+    input.name = group.key + "-add";
+    input.setAttribute("list", listId);
     input.setAttribute("aria-label", t(group.label));
     input.addEventListener("change", function () {
       var value = input.value.trim();
@@ -1347,8 +1897,8 @@
       }
     });
     var list = element("datalist");
-    list.id = "map-operator-names";
-    operatorNames.forEach(function (name) {
+    list.id = listId;
+    (group.names || []).forEach(function (name) {
       var option = element("option");
       option.value = name;
       list.appendChild(option);
@@ -1398,6 +1948,7 @@
 
   var statisticsBox = document.getElementById("map-statistics-body");
   var statisticsRequest = null;
+  var knownTotals = {}; // filter query -> ATLAS platforms + OSM elements under those filters
 
   function sideLine(side) {
     var rate = side.total ? percentFormat.format(side.matched / side.total) : "–";
@@ -1454,8 +2005,12 @@
     var controller = new AbortController();
     statisticsRequest = controller;
     statisticsBox.setAttribute("aria-busy", "true");
+    var filterQuery = filterParams().toString();
     getJson(withParams(settings.apiBase + "/statistics", filterParams()), controller.signal)
       .then(function (stats) {
+        if (stats.atlas && stats.osm && typeof stats.atlas.total === "number" && typeof stats.osm.total === "number") {
+          knownTotals[filterQuery] = stats.atlas.total + stats.osm.total;
+        }
         if (controller !== statisticsRequest) {
           return;
         }
@@ -1489,6 +2044,45 @@
     }
   }
 
+  // A facet's values: strings, or objects with ``value`` (and ``count``), in the API's order.
+  function facetValues(raw) {
+    var list = Array.isArray(raw) ? raw : raw && Array.isArray(raw.values) ? raw.values : null;
+    if (!list) {
+      return null;
+    }
+    var counts = {};
+    var values = list
+      .map(function (item) {
+        if (item !== null && typeof item === "object") {
+          if (typeof item.count === "number") {
+            counts[item.value] = item.count;
+          }
+          return item.value;
+        }
+        return item;
+      })
+      .filter(function (value) {
+        return !isBlank(value);
+      })
+      .map(String);
+    values.counts = counts;
+    return values;
+  }
+
+  function learnOptions(group, values) {
+    var before = group.options.join(",");
+    group.counts = values.counts || null;
+    if (group.free) {
+      group.names = values.slice();
+      group.options = values.slice(0, TOP_OPERATORS);
+    } else {
+      group.options = values.slice();
+    }
+    return group.options.join(",") !== before || group.free;
+  }
+
+  // The values of each filter group: /facets when the API has it, /operators for the ATLAS
+  // operators otherwise; the built-in lists stay where neither answers.
   function loadFilterOptions() {
     if (filtersActive()) {
       // The statistics are filtered: ask once more without filters for the method names.
@@ -1500,15 +2094,41 @@
           return null;
         });
     }
-    getJson(settings.apiBase + "/operators")
+    if (!settings.facetsUrl) {
+      loadOperators();
+      return;
+    }
+    getJson(settings.facetsUrl)
       .then(function (answer) {
-        var rows = (answer.operators || []).filter(function (row) {
-          return row.operator;
+        var facets = answer.facets || answer;
+        var changed = false;
+        FILTER_GROUPS.forEach(function (group) {
+          var values = group.facet ? facetValues(facets[group.facet]) : null;
+          if (values && values.length) {
+            changed = learnOptions(group, values) || changed;
+          }
         });
-        operatorNames = rows.map(function (row) {
-          return row.operator;
-        });
-        GROUPS_BY_KEY.operator.options = operatorNames.slice(0, TOP_OPERATORS);
+        if (changed) {
+          renderFilterControls();
+        }
+        return loadOperators(); // /facets lists OSM operators; ATLAS operators come from here
+      })
+      .catch(function () {
+        return loadOperators(); // an API without /facets
+      });
+  }
+
+  function loadOperators() {
+    return getJson(settings.apiBase + "/operators")
+      .then(function (answer) {
+        var names = (answer.operators || [])
+          .filter(function (row) {
+            return row.operator;
+          })
+          .map(function (row) {
+            return row.operator;
+          });
+        learnOptions(GROUPS_BY_KEY.operator, names);
         renderFilterControls();
       })
       .catch(function () {
@@ -1628,6 +2248,10 @@
   renderFilterControls();
   renderChips();
   writeUrl();
+  if (initialUrl.get("highlight")) {
+    // A shared link to a route: highlight it; fit the map to it unless the link has a view.
+    showRoute({ id: initialUrl.get("highlight") }, !restored);
+  }
   loadStops();
   loadStatistics();
   loadFilterOptions();
