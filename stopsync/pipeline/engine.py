@@ -123,6 +123,7 @@ class MatchEngine:
         for i, others in self._duplicates.items():
             self._duplicate_group[i] = min(i, *others)
         self._atlas_tree: Any = None
+        self._nearest_atlas_table: tuple[NDArray[np.float64], NDArray[np.int64]] | None = None
 
         # Platform codes as small integers (0 = none) so gates compare whole arrays at once.
         vocabulary: dict[str, int] = {"": 0}
@@ -421,15 +422,25 @@ class MatchEngine:
         n = len(pairs)
         if n == 0 or len(self.atlas) < 2:
             return np.zeros(n, dtype=bool)
-        if self._atlas_tree is None:
-            self._atlas_tree = cKDTree(self.atlas_xyz)
-        k = min(len(self.atlas), 2 + max((len(g) for g in self._duplicates.values()), default=0))
-        distances, found = self._atlas_tree.query(self.osm_xyz[pairs.osm], k=k)
-        distances, found = distances.reshape(n, k), found.reshape(n, k)
+        distances, found = self._nearest_atlas()
+        distances, found = distances[pairs.osm], found[pairs.osm]
         own = self._duplicate_group[found] == self._duplicate_group[pairs.atlas][:, None]
-        other = np.where(own, np.inf, chord_to_arc_m(np.where(np.isinf(distances), 0, distances))).min(axis=1)
+        other = np.where(own, np.inf, distances).min(axis=1)
         profile = self.profile
         return np.asarray(pairs.distance > profile.other_platform_factor * other + profile.other_platform_slack_m)
+
+    def _nearest_atlas(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Per OSM element, its nearest ATLAS platforms (enough to get past a duplicate group)
+        in arc metres and their indices, computed once for all elements."""
+        if self._nearest_atlas_table is None:
+            if self._atlas_tree is None:
+                self._atlas_tree = cKDTree(self.atlas_xyz)
+            k = min(len(self.atlas), 2 + max((len(g) for g in self._duplicates.values()), default=0))
+            distances, found = self._atlas_tree.query(self.osm_xyz, k=k)
+            distances = np.asarray(distances, dtype=np.float64).reshape(len(self.osm), k)
+            found = np.asarray(found, dtype=np.int64).reshape(len(self.osm), k)
+            self._nearest_atlas_table = (chord_to_arc_m(distances), found)
+        return self._nearest_atlas_table
 
     def mark_ambiguous(self, atlas_indices: NDArray[np.int64], osm_indices: NDArray[np.int64]) -> None:
         """Record pairs that distance cannot decide (two platforms about as near one element):
@@ -501,19 +512,25 @@ def _directions_by_index(
 ) -> dict[int, dict[str, frozenset[str]]]:
     """Per index (of ``keys``) with tokens: route -> the directions known for it. Tokens are
     ``"<route>:<direction>"``; those without a direction say nothing about sides and are
-    left out."""
+    left out. Token sets repeat (every stop of a line has its line's), so each distinct set is
+    parsed once."""
     result: dict[int, dict[str, frozenset[str]]] = {}
     if not tokens:
         return result
+    parsed: dict[frozenset[str], dict[str, frozenset[str]]] = {}
     for index, key in enumerate(keys):
         found = tokens.get(key)
         if not found:
             continue
-        routes: dict[str, set[str]] = defaultdict(set)
-        for token in found:
-            route, _, direction = str(token).rpartition(":")
-            if route and direction:
-                routes[route].add(direction)
+        token_set = frozenset(found)
+        routes = parsed.get(token_set)
+        if routes is None:
+            collected: dict[str, set[str]] = defaultdict(set)
+            for token in token_set:
+                route, _, direction = str(token).rpartition(":")
+                if route and direction:
+                    collected[route].add(direction)
+            routes = parsed[token_set] = {route: frozenset(values) for route, values in collected.items()}
         if routes:
-            result[index] = {route: frozenset(values) for route, values in routes.items()}
+            result[index] = routes
     return result

@@ -9,6 +9,7 @@ it is unambiguous on both sides.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,8 @@ from rapidfuzz import fuzz
 from rapidfuzz.process import cpdist
 
 from ...pipeline.engine import CandidatePairs, MatchEngine
-from ...pipeline.names import name_variants, normalise, split_municipality
+from ...pipeline.names import name_variants, split_municipality
+from ...pipeline.names import normalise as normalise_name
 from ..base import MatchingStrategy
 from ..hookspecs import hookimpl
 from .selection import count_per, link_selected, mutual_best, rank_in_atlas
@@ -59,17 +61,24 @@ def name_table(engine: MatchEngine) -> NameTable:
     def intern(text: str) -> int:
         return ids.setdefault(text, len(ids))
 
+    # Names repeat (every platform of a stop has the stop's): each distinct one is folded once.
+    @functools.cache
+    def variants(name: str, stop_part: bool) -> list[str]:
+        return sorted(name_variants(name, stop_part=stop_part))
+
+    normalise = functools.cache(normalise_name)
+
     atlas_rows, atlas_full_rows = [], []
     for platform in engine.atlas:
-        full = name_variants(platform.name, stop_part=False)
-        every = sorted(name_variants(platform.name))
+        full = set(variants(platform.name, False))
+        every = variants(platform.name, True)
         atlas_rows.append([intern(v) for v in every])
         atlas_full_rows.append([v in full for v in every])
     osm_rows, tag_rows = [], []
     for element in engine.osm:
         row, tags = [], []
         for t, tag in enumerate(NAME_TAGS):
-            for variant in sorted(name_variants(element.tags.get(tag, ""), stop_part=False)):
+            for variant in variants(element.tags.get(tag, ""), False):
                 row.append(intern(variant))
                 tags.append(t)
         osm_rows.append(row)
