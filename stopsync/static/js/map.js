@@ -1250,13 +1250,9 @@
     return t("load_failed_http", { status: response.status });
   }
 
-  function fetchStops(signal, bbox) {
-    var params = filterParams();
-    params.set("bbox", bbox);
-    return fetch(withParams(settings.stopsUrl, params), {
-      signal: signal,
-      headers: { Accept: "application/geo+json, application/json" },
-    })
+  // A GeoJSON answer of /stops or /tiles: its body, or an error the status line can show.
+  function fetchFeatures(url, signal) {
+    return fetch(url, { signal: signal, headers: { Accept: "application/geo+json, application/json" } })
       .catch(function (error) {
         if (error && error.name === "AbortError") {
           throw error;
@@ -1273,9 +1269,17 @@
             if (!response.ok || !body || !Array.isArray(body.features)) {
               throw new Error(errorText(response, body));
             }
-            return { kind: "stops", body: body };
+            return body;
           });
       });
+  }
+
+  function fetchStops(signal, bbox) {
+    var params = filterParams();
+    params.set("bbox", bbox);
+    return fetchFeatures(withParams(settings.stopsUrl, params), signal).then(function (body) {
+      return { kind: "stops", body: body };
+    });
   }
 
   // The overview when the view holds more stops than one answer of /stops may carry; null to
@@ -1371,27 +1375,11 @@
     }
     var controller = new AbortController();
     var url = settings.tilesUrl + "/" + tile.path + (filterQuery ? "?" + filterQuery : "");
-    var promise = fetch(url, { signal: controller.signal, headers: { Accept: "application/geo+json, application/json" } })
-      .catch(function (error) {
-        if (error && error.name === "AbortError") {
-          throw error;
-        }
-        throw new Error(t("load_unreachable"));
-      })
-      .then(function (response) {
-        return response
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (body) {
-            if (!response.ok || !body || !Array.isArray(body.features)) {
-              throw new Error(errorText(response, body));
-            }
-            var entry = { features: body.features, truncated: Boolean(body.truncated), limit: body.limit };
-            rememberTile(key, entry);
-            return entry;
-          });
+    var promise = fetchFeatures(url, controller.signal)
+      .then(function (body) {
+        var entry = { features: body.features, truncated: Boolean(body.truncated), limit: body.limit };
+        rememberTile(key, entry);
+        return entry;
       })
       .then(
         function (entry) {
