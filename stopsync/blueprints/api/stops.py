@@ -173,11 +173,11 @@ def parse_stop_id(raw: str) -> tuple[str, str]:
     )
 
 
-@bp.get("/stops/<path:id>")
-def stop_details(id: str) -> Any:
-    """One stop with both sides, every link and its evidence, problems, decisions and notes."""
-    reject_unknown(request.args, ())
-    layer, key = parse_stop_id(id)
+def read_stop(layer: str, key: str) -> dict[str, Any]:
+    """One stop of the published snapshot as ``/stops/<id>`` and the HTML stop pages show it:
+    both sides' items (``atlas``, ``osm``), its ``links`` with evidence and the ``problems``
+    naming either end, plus the ``sloids`` and ``osm_ids`` involved. ``NotFoundError`` when the
+    stop is not published."""
     link_rows = db.session.execute(
         sa.select(LINKS.c.sloid, LINKS.c.osm_id, LINKS.c.method, LINKS.c.distance_m, LINKS.c.score,
                   LINKS.c.evidence)
@@ -211,9 +211,20 @@ def stop_details(id: str) -> Any:
         sa.select(PROBLEMS).where(sa.or_(PROBLEMS.c.sloid.in_(sloids), PROBLEMS.c.osm_id.in_(osm_ids)))
         .order_by(PROBLEMS.c.priority, PROBLEMS.c.type, PROBLEMS.c.problem_key)
     ).all()]
+    return {"atlas": atlas, "osm": osm, "links": links, "problems": problems, "sloids": sloids, "osm_ids": osm_ids}
+
+
+@bp.get("/stops/<path:id>")
+def stop_details(id: str) -> Any:
+    """One stop with both sides, every link and its evidence, problems, decisions and notes."""
+    reject_unknown(request.args, ())
+    layer, key = parse_stop_id(id)
+    record = read_stop(layer, key)
+    sloids, osm_ids, problems = record["sloids"], record["osm_ids"], record["problems"]
     return json_response({
         "id": key, "layer": layer, "run_id": current_run_id(),
-        "atlas": atlas, "osm": osm, "links": links, "units": _units(osm_ids), "problems": problems,
+        "atlas": record["atlas"], "osm": record["osm"], "links": record["links"], "units": _units(osm_ids),
+        "problems": problems,
         "routes": _routes(sloids, osm_ids),
         "decisions": _decisions(sloids, osm_ids, {p["key"] for p in problems}),
         "notes": _notes(sloids | osm_ids),

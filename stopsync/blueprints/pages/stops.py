@@ -7,15 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from flask import render_template, url_for
 from flask_babel import gettext as _
 
 from ...errors import NotFoundError
-from ...extensions import db
-from ..api.filters import ATLAS, LINKS, OSM, PROBLEMS
-from ..api.serialize import atlas_item, editor_urls, osm_item, problem_item
-from ..api.stops import MAX_OSM_ID, OSM_ID_PATTERN, SLOID_PATTERN, atlas_select, osm_select
+from ..api.stops import MAX_OSM_ID, OSM_ID_PATTERN, SLOID_PATTERN, read_stop
 from . import bp, labels, read_one_snapshot
 
 # The map's zoom when it opens on one stop: close enough to see its platforms.
@@ -73,38 +69,23 @@ def map_url(stop_id: str, item: dict[str, Any]) -> str:
 
 
 def load_stop(layer: str, key: str) -> dict[str, Any]:
-    """The stop, its links with both ends and the problems naming either end, as the API's
-    ``/stops/<id>`` reads them."""
-    link_rows = db.session.execute(
-        sa.select(LINKS.c.sloid, LINKS.c.osm_id, LINKS.c.method, LINKS.c.distance_m, LINKS.c.score)
-        .where((LINKS.c.sloid if layer == "atlas" else LINKS.c.osm_id) == key)
-        .order_by(LINKS.c.distance_m, LINKS.c.sloid, LINKS.c.osm_id)  # nearest first
-    ).all()
-    sloids = {key} if layer == "atlas" else {row.sloid for row in link_rows}
-    osm_ids = {key} if layer == "osm" else {row.osm_id for row in link_rows}
-    atlas = {row.sloid: {**atlas_item(row), "parent_sloid": row.parent_sloid, "valid_to": row.valid_to,
-                         "urls": editor_urls("atlas", row.sloid, row.number)}
-             for row in db.session.execute(atlas_select().add_columns(ATLAS.c.parent_sloid, ATLAS.c.valid_to)
-                                           .where(ATLAS.c.sloid.in_(sloids)))}
-    osm = {row.osm_id: {**osm_item(row), "tags": row.tags or {}, "urls": editor_urls("osm", row.osm_id)}
-           for row in db.session.execute(osm_select().add_columns(OSM.c.tags).where(OSM.c.osm_id.in_(osm_ids)))}
-    stop = (atlas if layer == "atlas" else osm).get(key)
-    if stop is None:
-        raise NotFoundError(f"no stop {key!r} in the published snapshot")
+    """The stop, its links (nearest first) with both ends compared, and the problems naming
+    either end, as the API's ``/stops/<id>`` reads them (:func:`read_stop`)."""
+    record = read_stop(layer, key)
+    atlas = {item["id"]: item for item in record["atlas"]}
+    osm = {item["id"]: item for item in record["osm"]}
+    stop = (atlas if layer == "atlas" else osm)[key]
     links = []
-    for row in link_rows:
-        atlas_end, osm_end = atlas.get(row.sloid), osm.get(row.osm_id)
+    for row in sorted(record["links"], key=lambda link: (link["distance_m"], link["sloid"], link["osm_id"])):
+        atlas_end, osm_end = atlas.get(row["sloid"]), osm.get(row["osm_id"])
         links.append({
-            "sloid": row.sloid, "osm_id": row.osm_id, "method": row.method, "distance_m": row.distance_m,
-            "score": row.score, "other_id": row.osm_id if layer == "atlas" else row.sloid,
+            "sloid": row["sloid"], "osm_id": row["osm_id"], "method": row["method"],
+            "distance_m": row["distance_m"], "score": row["score"],
+            "other_id": row["osm_id"] if layer == "atlas" else row["sloid"],
             "other": osm_end if layer == "atlas" else atlas_end,
             "comparison": compare(atlas_end, osm_end) if atlas_end and osm_end else [],
         })
-    problems = [problem_item(row) for row in db.session.execute(
-        sa.select(PROBLEMS).where(sa.or_(PROBLEMS.c.sloid.in_(sloids), PROBLEMS.c.osm_id.in_(osm_ids)))
-        .order_by(PROBLEMS.c.priority, PROBLEMS.c.type, PROBLEMS.c.problem_key)
-    ).all()]
-    return {"layer": layer, "id": key, "stop": stop, "links": links, "problems": problems}
+    return {"layer": layer, "id": key, "stop": stop, "links": links, "problems": record["problems"]}
 
 
 def _render(layer: str, key: str) -> str:
