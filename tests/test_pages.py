@@ -301,3 +301,11 @@ def test_api_docs_name_no_canonical_url(client: Any) -> None:
     # Not indexed at all (robots.txt disallows /api/), so there is no canonical URL to name.
     html = _page(client, "/api/v1/docs")
     assert 'rel="canonical"' not in html and '<meta name="robots" content="noindex">' in html
+
+
+def test_api_docs_take_the_language_switch_and_nothing_else(client: Any) -> None:
+    # The docs page's language links add ?lang=; any other parameter is refused like on every API route.
+    assert "Schemi" in _page(client, "/api/v1/docs?lang=it")
+    refused = client.get("/api/v1/docs?foo=1")
+    assert refused.status_code == 400
+    assert refused.get_json()["details"]["parameter"] == "foo"
