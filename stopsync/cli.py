@@ -75,6 +75,7 @@ def region_options(command: F) -> F:
 def match_command(atlas_path: Path, osm_path: Path, gtfs_path: Path | None, region_name: str | None,
                   bbox: str | None, border_path: Path | None, out_dir: Path) -> None:
     """Match an ATLAS file with an OSM file and write the results; needs no database."""
+    from .pipeline.gc_pause import collector_paused
     from .pipeline.match import run_match
     from .pipeline.output import write_outputs
     from .pipeline.runner import new_run_id, stage_notifier
@@ -98,15 +99,16 @@ def match_command(atlas_path: Path, osm_path: Path, gtfs_path: Path | None, regi
         )
         from .pipeline.problems import ProblemThresholds
 
-        result = run_match(
-            atlas_path, osm_path, atlas_source=atlas_source, osm_source=osm_source,
-            strategies=strategies, region=region, profile=config.get("MATCHING_PROFILE") or {},
-            on_stage=stage_notifier(plugins, new_run_id()),
-            gtfs_path=gtfs_path,
-            gtfs_source=plugins.source(str(config["GTFS_SOURCE_PLUGIN"]), config, "gtfs") if gtfs_path else None,
-            problem_thresholds=ProblemThresholds.from_mapping(config.get("PROBLEM_THRESHOLDS")),
-        )
-        written = write_outputs(result, out_dir)
+        with collector_paused():  # the outputs too: they hold one row object per record
+            result = run_match(
+                atlas_path, osm_path, atlas_source=atlas_source, osm_source=osm_source,
+                strategies=strategies, region=region, profile=config.get("MATCHING_PROFILE") or {},
+                on_stage=stage_notifier(plugins, new_run_id()),
+                gtfs_path=gtfs_path,
+                gtfs_source=plugins.source(str(config["GTFS_SOURCE_PLUGIN"]), config, "gtfs") if gtfs_path else None,
+                problem_thresholds=ProblemThresholds.from_mapping(config.get("PROBLEM_THRESHOLDS")),
+            )
+            written = write_outputs(result, out_dir)
     except StopsyncError as error:
         _fail(error)
         return

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..plugins.base import DataSource, MatchingStrategy
 from .engine import UNMATCHED_REASONS, MatchEngine, UnmatchedReason
+from .gc_pause import collector_paused
 from .problems import DetectionInput, Problem, ProblemThresholds, detect_problems
 from .profile import load_profile
 from .records import AtlasPlatform, Link, OsmElement, OsmRoute
@@ -114,6 +115,28 @@ def run_match(
     the strategies read (``manual_links``); the route tokens are built here from the OSM
     routes and, when ``gtfs_path`` is given, the timetable.
     """
+    with collector_paused():
+        return _run_match(atlas_path, osm_path, atlas_source=atlas_source, osm_source=osm_source,
+                          strategies=strategies, region=region, profile=profile, on_stage=on_stage,
+                          context=context, gtfs_path=gtfs_path, gtfs_source=gtfs_source,
+                          problem_thresholds=problem_thresholds)
+
+
+def _run_match(
+    atlas_path: Path,
+    osm_path: Path,
+    *,
+    atlas_source: DataSource,
+    osm_source: DataSource,
+    strategies: Sequence[MatchingStrategy],
+    region: Region | None,
+    profile: Mapping[str, Any] | None,
+    on_stage: StageCallback | None,
+    context: Mapping[str, Any] | None,
+    gtfs_path: Path | None,
+    gtfs_source: DataSource | None,
+    problem_thresholds: ProblemThresholds | None,
+) -> MatchResult:
     run_started = time.perf_counter()
     declared = frozenset(key for s in strategies for key in getattr(s, "profile_keys", ()))
     settings = load_profile(profile, extra_keys=declared)

@@ -34,6 +34,7 @@ from ..plugins.base import DataSource, SourceResult
 from ..plugins.manager import EXTENSION_KEY, Plugins
 from .acquire import Acquired, HttpSettings, acquire_location, inspect_location, is_url
 from .artifacts import ArtifactCache, ArtifactRecord, dump_pickle, load_pickle
+from .gc_pause import collector_paused
 from .lifecycle import manual_links
 from .problems import ProblemThresholds
 from .progress import Progress, ProgressCallback
@@ -346,9 +347,10 @@ def run_pipeline(
         lock = run_lock_for(app.config, db.engine, app.instance_path)
         lock.acquire(run_id)
         try:
-            return _locked_run(app, lock, run_id, trigger=trigger, mode=mode, force=force,
-                               offline=offline or mode == "match-import", on_progress=on_progress,
-                               on_phase=on_phase)
+            with collector_paused():  # matching and publication build ~10^6 long-lived objects
+                return _locked_run(app, lock, run_id, trigger=trigger, mode=mode, force=force,
+                                   offline=offline or mode == "match-import", on_progress=on_progress,
+                                   on_phase=on_phase)
         finally:
             lock.release()
             db.session.remove()
