@@ -38,6 +38,8 @@ _SEPARATORS = re.compile("[\\s,.;:()\\[\\]'\"`\u00b4\u2019\\-\u2013\u2014_/+&]+"
 
 def fold(text: str) -> str:
     """Case-folded, accents removed, ``ß`` as ``ss``: "Zürich" -> "zurich"."""
+    if text.isascii():  # most names: nothing to decompose
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -53,7 +55,8 @@ def normalise(name: str) -> str:
     out = []
     for word in words:
         word = _TOKEN_CANON.get(word, word)
-        word = _STR_SUFFIX.sub(r"\1strasse", word)
+        if "str" in word:
+            word = _STR_SUFFIX.sub(r"\1strasse", word)
         out.append(word)
     return " ".join(out)
 
@@ -69,6 +72,8 @@ def split_municipality(name: str) -> tuple[str, str]:
 def _bilingual(text: str) -> list[str]:
     """Each language's spelling of a "Biel/Bienne" style name, plus the name as written."""
     spellings = [text]
+    if "/" not in text:
+        return spellings
     parts = [p.strip() for p in re.split(r"\s*/\s*", text) if p.strip()]
     if len(parts) == 2:
         # "Biel/Bienne, Bahnhof": the slash joins two single place words; the rest is shared.
