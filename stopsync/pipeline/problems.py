@@ -96,6 +96,7 @@ def _problem(problem_type: str, priority: int, entity_keys: Sequence[str], *, sl
 
 # --- operator aliases --------------------------------------------------------------------------
 
+@lru_cache(maxsize=65_536)  # operators and platform codes repeat: ~330,000 calls, few values
 def _fold(value: str) -> str:
     value = unicodedata.normalize("NFKC", value).casefold()
     return re.sub(r"\s+", " ", value).strip()
