@@ -163,19 +163,25 @@ def gtfs_stop_routes(feed: GtfsFeed, resolutions: Mapping[str, StopResolution]) 
                 continue
             entry = served[resolution.sloid].setdefault(f"gtfs:{normalised}", (pattern.route_id, set()))
             entry[1].add(pattern.direction_id)
-    result: dict[str, list[StopRoute]] = {}
-    for sloid, by_route in served.items():
-        entries = []
-        for route_id, (raw_id, directions) in sorted(by_route.items()):
+    # A route calls at many stops with the same directions: one (frozen) entry serves them all.
+    made: dict[tuple[str, str, frozenset[int | None]], StopRoute] = {}
+
+    def entry_for(route_id: str, raw_id: str, directions: set[int | None]) -> StopRoute:
+        key = (route_id, raw_id, frozenset(directions))
+        entry = made.get(key)
+        if entry is None:
             route = routes.get(raw_id)
-            entries.append(StopRoute(
+            entry = made[key] = StopRoute(
                 route_id=route_id[:160], source="gtfs", ref=(route.short_name if route else "").strip()[:64],
                 name=(route.long_name if route else "").strip()[:255],
                 mode=gtfs_route_mode(route.route_type if route else None),
                 operator=(route.agency_id if route else "").strip()[:128], directions=_directions(directions),
-            ))
-        result[sloid] = entries
-    return result
+            )
+        return entry
+
+    return {sloid: [entry_for(route_id, raw_id, directions)
+                    for route_id, (raw_id, directions) in sorted(by_route.items())]
+            for sloid, by_route in served.items()}
 
 
 def stop_modes(
