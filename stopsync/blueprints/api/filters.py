@@ -43,6 +43,21 @@ STOP_MODES = StopModeRow.__table__
 STOP_ROUTES = StopRouteRow.__table__
 
 Clauses = list[sa.ColumnElement[bool]]
+# The right-hand side of a filter's IN, by filter name: the filter's own values (a statement
+# built for one request) or a bound parameter standing for them (a statement built once per
+# filter shape and reused; see :meth:`StopFilters.shape` and :meth:`StopFilters.parameters`).
+Operand = Callable[[str], Any]
+# What :meth:`StopFilters.shape` says of a filter given as a list of values.
+LISTED = "listed"
+
+
+def bound_name(name: str) -> str:
+    """The bound parameter that stands for the values of filter ``name`` in reused statements."""
+    return f"filter_{name}"
+
+
+def _bound(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(bound_name(name), expanding=True)
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,25 @@ class StopFilters:
             if value is not None
         ]
 
+    def shape(self) -> tuple[Any, ...]:
+        """What the SQL of these filters depends on: which filters are set and the values of the
+        boolean ones (``matched``, ``duplicates``). Filters of one shape share one statement
+        whose value lists are bound parameters (``*_clauses(bound=True)``, :meth:`parameters`)."""
+        return tuple(value if value is None or isinstance(value, bool) else LISTED
+                     for value in (getattr(self, name) for name in STOP_FILTER_PARAMETERS))
+
+    def parameters(self) -> dict[str, list[Any]]:
+        """The values of the listed filters under their bound names (see :meth:`shape`)."""
+        return {bound_name(name): list(value) for name, value in
+                ((name, getattr(self, name)) for name in STOP_FILTER_PARAMETERS) if isinstance(value, tuple)}
+
+    def _operand(self, bound: bool) -> Operand:
+        return _bound if bound else self._values
+
+    def _values(self, name: str) -> tuple[Any, ...]:
+        value: tuple[Any, ...] = getattr(self, name)
+        return value
+
     @property
     def active(self) -> bool:
         return bool(self.normalised())
@@ -102,99 +136,104 @@ class StopFilters:
 
     # -- one predicate per side ---------------------------------------------------------------
 
-    def _problem_clause(self) -> sa.ColumnElement[bool] | None:
+    def _problem_clause(self, values: Operand) -> sa.ColumnElement[bool] | None:
         clauses: Clauses = []
         if self.problem_type is not None:
-            clauses.append(PROBLEMS.c.type.in_(self.problem_type))
+            clauses.append(PROBLEMS.c.type.in_(values("problem_type")))
         if self.priority is not None:
-            clauses.append(PROBLEMS.c.priority.in_(self.priority))
+            clauses.append(PROBLEMS.c.priority.in_(values("priority")))
         return sa.and_(*clauses) if clauses else None
 
-    def atlas_clauses(self) -> Clauses:
+    def atlas_clauses(self, bound: bool = False) -> Clauses:
         """WHERE clauses on ``atlas_platforms``."""
+        values = self._operand(bound)
         clauses: Clauses = []
         if self.matched is not None:
             clauses.append(ATLAS.c.matched.is_(self.matched))
         if self.operator is not None:
-            clauses.append(ATLAS.c.operator.in_(self.operator))
+            clauses.append(ATLAS.c.operator.in_(values("operator")))
         if self.method is not None:
-            clauses.append(sa.exists().where(LINKS.c.sloid == ATLAS.c.sloid, LINKS.c.method.in_(self.method)))
+            clauses.append(sa.exists().where(LINKS.c.sloid == ATLAS.c.sloid, LINKS.c.method.in_(values("method"))))
         if self.kind is not None:
             clauses.append(
                 sa.exists().where(LINKS.c.sloid == ATLAS.c.sloid, LINKS.c.osm_id == OSM.c.osm_id,
-                                  OSM.c.kind.in_(self.kind))
+                                  OSM.c.kind.in_(values("kind")))
             )
-        problem = self._problem_clause()
+        problem = self._problem_clause(values)
         if problem is not None:
             clauses.append(sa.exists().where(PROBLEMS.c.sloid == ATLAS.c.sloid, problem))
         if self.unmatched_reason is not None:
-            clauses.append(ATLAS.c.unmatched_reason.in_(self.unmatched_reason))
+            clauses.append(ATLAS.c.unmatched_reason.in_(values("unmatched_reason")))
         if self.osm_operator is not None:
             clauses.append(
                 sa.exists().where(LINKS.c.sloid == ATLAS.c.sloid, LINKS.c.osm_id == OSM.c.osm_id,
-                                  OSM.c.operator.in_(self.osm_operator))
+                                  OSM.c.operator.in_(values("osm_operator")))
             )
         if self.mode is not None:
-            clauses.append(sa.exists().where(STOP_MODES.c.sloid == ATLAS.c.sloid, STOP_MODES.c.mode.in_(self.mode)))
+            clauses.append(sa.exists().where(STOP_MODES.c.sloid == ATLAS.c.sloid,
+                                             STOP_MODES.c.mode.in_(values("mode"))))
         if self.canton is not None:
-            clauses.append(ATLAS.c.canton.in_(self.canton))
+            clauses.append(ATLAS.c.canton.in_(values("canton")))
         if self.duplicates is not None:
             clauses.append(_is_duplicate(ATLAS, self.duplicates))
         if self.route is not None:
             clauses.append(sa.or_(
-                sa.exists().where(STOP_ROUTES.c.sloid == ATLAS.c.sloid, STOP_ROUTES.c.route_id.in_(self.route)),
+                sa.exists().where(STOP_ROUTES.c.sloid == ATLAS.c.sloid, STOP_ROUTES.c.route_id.in_(values("route"))),
                 sa.exists().where(LINKS.c.sloid == ATLAS.c.sloid, STOP_ROUTES.c.osm_id == LINKS.c.osm_id,
-                                  STOP_ROUTES.c.route_id.in_(self.route)),
+                                  STOP_ROUTES.c.route_id.in_(values("route"))),
             ))
         return clauses
 
-    def osm_clauses(self) -> Clauses:
+    def osm_clauses(self, bound: bool = False) -> Clauses:
         """WHERE clauses on ``osm_elements``."""
+        values = self._operand(bound)
         clauses: Clauses = []
         if self.matched is not None:
             clauses.append(OSM.c.matched.is_(self.matched))
         if self.kind is not None:
-            clauses.append(OSM.c.kind.in_(self.kind))
+            clauses.append(OSM.c.kind.in_(values("kind")))
         if self.method is not None:
-            clauses.append(sa.exists().where(LINKS.c.osm_id == OSM.c.osm_id, LINKS.c.method.in_(self.method)))
+            clauses.append(sa.exists().where(LINKS.c.osm_id == OSM.c.osm_id, LINKS.c.method.in_(values("method"))))
         if self.operator is not None:
             clauses.append(
                 sa.exists().where(LINKS.c.osm_id == OSM.c.osm_id, LINKS.c.sloid == ATLAS.c.sloid,
-                                  ATLAS.c.operator.in_(self.operator))
+                                  ATLAS.c.operator.in_(values("operator")))
             )
-        problem = self._problem_clause()
+        problem = self._problem_clause(values)
         if problem is not None:
             clauses.append(sa.exists().where(PROBLEMS.c.osm_id == OSM.c.osm_id, problem))
         if self.unmatched_reason is not None:
             clauses.append(sa.false())  # an unmatched platform has no links to qualify through
         if self.osm_operator is not None:
-            clauses.append(OSM.c.operator.in_(self.osm_operator))
+            clauses.append(OSM.c.operator.in_(values("osm_operator")))
         if self.mode is not None:
-            clauses.append(sa.exists().where(STOP_MODES.c.osm_id == OSM.c.osm_id, STOP_MODES.c.mode.in_(self.mode)))
+            clauses.append(sa.exists().where(STOP_MODES.c.osm_id == OSM.c.osm_id,
+                                             STOP_MODES.c.mode.in_(values("mode"))))
         if self.canton is not None:
-            clauses.append(OSM.c.canton.in_(self.canton))
+            clauses.append(OSM.c.canton.in_(values("canton")))
         if self.duplicates is not None:
             clauses.append(_is_duplicate(OSM, self.duplicates))
         if self.route is not None:
             clauses.append(sa.or_(
-                sa.exists().where(STOP_ROUTES.c.osm_id == OSM.c.osm_id, STOP_ROUTES.c.route_id.in_(self.route)),
+                sa.exists().where(STOP_ROUTES.c.osm_id == OSM.c.osm_id, STOP_ROUTES.c.route_id.in_(values("route"))),
                 sa.exists().where(LINKS.c.osm_id == OSM.c.osm_id, STOP_ROUTES.c.sloid == LINKS.c.sloid,
-                                  STOP_ROUTES.c.route_id.in_(self.route)),
+                                  STOP_ROUTES.c.route_id.in_(values("route"))),
             ))
         return clauses
 
-    def link_clauses(self) -> Clauses:
+    def link_clauses(self, bound: bool = False) -> Clauses:
         """WHERE clauses on ``matches`` joined to ``atlas_platforms`` and ``osm_elements``."""
+        values = self._operand(bound)
         clauses: Clauses = []
         if self.matched is False:
             clauses.append(sa.false())  # every link joins two matched stops
         if self.method is not None:
-            clauses.append(LINKS.c.method.in_(self.method))
+            clauses.append(LINKS.c.method.in_(values("method")))
         if self.operator is not None:
-            clauses.append(ATLAS.c.operator.in_(self.operator))
+            clauses.append(ATLAS.c.operator.in_(values("operator")))
         if self.kind is not None:
-            clauses.append(OSM.c.kind.in_(self.kind))
-        problem = self._problem_clause()
+            clauses.append(OSM.c.kind.in_(values("kind")))
+        problem = self._problem_clause(values)
         if problem is not None:
             clauses.append(
                 sa.exists().where(sa.or_(PROBLEMS.c.sloid == LINKS.c.sloid, PROBLEMS.c.osm_id == LINKS.c.osm_id),
@@ -203,21 +242,21 @@ class StopFilters:
         if self.unmatched_reason is not None:
             clauses.append(sa.false())  # a linked platform is matched
         if self.osm_operator is not None:
-            clauses.append(OSM.c.operator.in_(self.osm_operator))
+            clauses.append(OSM.c.operator.in_(values("osm_operator")))
         if self.mode is not None:
             clauses.append(sa.or_(
-                sa.exists().where(STOP_MODES.c.sloid == LINKS.c.sloid, STOP_MODES.c.mode.in_(self.mode)),
-                sa.exists().where(STOP_MODES.c.osm_id == LINKS.c.osm_id, STOP_MODES.c.mode.in_(self.mode)),
+                sa.exists().where(STOP_MODES.c.sloid == LINKS.c.sloid, STOP_MODES.c.mode.in_(values("mode"))),
+                sa.exists().where(STOP_MODES.c.osm_id == LINKS.c.osm_id, STOP_MODES.c.mode.in_(values("mode"))),
             ))
         if self.canton is not None:
-            clauses.append(ATLAS.c.canton.in_(self.canton))
+            clauses.append(ATLAS.c.canton.in_(values("canton")))
         if self.duplicates is not None:
             either = sa.or_(_is_duplicate(ATLAS, True), _is_duplicate(OSM, True))
             clauses.append(either if self.duplicates else sa.not_(either))
         if self.route is not None:
             clauses.append(sa.or_(
-                sa.exists().where(STOP_ROUTES.c.sloid == LINKS.c.sloid, STOP_ROUTES.c.route_id.in_(self.route)),
-                sa.exists().where(STOP_ROUTES.c.osm_id == LINKS.c.osm_id, STOP_ROUTES.c.route_id.in_(self.route)),
+                sa.exists().where(STOP_ROUTES.c.sloid == LINKS.c.sloid, STOP_ROUTES.c.route_id.in_(values("route"))),
+                sa.exists().where(STOP_ROUTES.c.osm_id == LINKS.c.osm_id, STOP_ROUTES.c.route_id.in_(values("route"))),
             ))
         return clauses
 

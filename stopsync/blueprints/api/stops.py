@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from flask import Response, current_app, request
 
@@ -20,13 +23,19 @@ from .cursor import cursor_value, decode_cursor, encode_cursor, query_fingerprin
 from .filters import ATLAS, LINKS, OSM, PROBLEMS, STOP_FILTER_PARAMETERS, STOP_MODES, STOP_ROUTES, StopFilters
 from .params import BBox, parse_bbox, parse_choice, parse_choices, parse_limit, reject_unknown
 from .serialize import (
+    atlas_features_json,
     atlas_item,
+    atlas_items,
     editor_urls,
     iso_utc,
     json_response,
     link_feature,
+    link_features_json,
     link_item,
+    link_items,
+    osm_features_json,
     osm_item,
+    osm_items,
     point_feature,
     problem_item,
     route_item,
@@ -44,6 +53,8 @@ OSM_ID_PATTERN = re.compile(r"(node|way|relation)/([1-9]\d{0,18})")
 MAX_OSM_ID = 2**63 - 1
 
 
+# The columns of the three selects are the payload of a stop or link, in this order: the row
+# builders of serialize.py (``atlas_items``, ``atlas_features``, ...) unpack them by position.
 def atlas_select() -> sa.Select[Any]:
     return sa.select(ATLAS.c.sloid, ATLAS.c.number, ATLAS.c.designation, ATLAS.c.name, ATLAS.c.operator,
                      ATLAS.c.matched, ATLAS.c.lon, ATLAS.c.lat)
@@ -66,31 +77,88 @@ def link_select() -> sa.Select[Any]:
 def layer_query(layer: str, filters: StopFilters, bbox: BBox | None) -> sa.Select[Any]:
     """The filtered query of one layer, in its stable paging order. A link is in view when its
     ATLAS end is (links are short)."""
+    return _layer_select(layer, filters, bbox, bound=False)
+
+
+def _layer_select(layer: str, filters: StopFilters, bbox: Any, bound: bool) -> sa.Select[Any]:
+    """:func:`layer_query` with the filter values (``bound``) and ``bbox`` either given or bound
+    parameters."""
     if layer == "atlas":
-        query = atlas_select().where(*filters.atlas_clauses()).order_by(ATLAS.c.sloid)
+        query = atlas_select().where(*filters.atlas_clauses(bound)).order_by(ATLAS.c.sloid)
         table = ATLAS
     elif layer == "osm":
-        query = osm_select().where(*filters.osm_clauses()).order_by(OSM.c.osm_id)
+        query = osm_select().where(*filters.osm_clauses(bound)).order_by(OSM.c.osm_id)
         table = OSM
     else:
-        query = link_select().where(*filters.link_clauses()).order_by(LINKS.c.sloid, LINKS.c.osm_id)
+        query = link_select().where(*filters.link_clauses(bound)).order_by(LINKS.c.sloid, LINKS.c.osm_id)
         table = ATLAS
     if bbox is not None:
         query = query.where(bbox_clause(db.engine, table, bbox))
     return query
 
 
-def _after(layer: str, query: sa.Select[Any], position: dict[str, Any]) -> sa.Select[Any]:
-    if layer == "atlas":
-        return query.where(ATLAS.c.sloid > cursor_value(position, "atlas", str))
-    if layer == "osm":
-        return query.where(OSM.c.osm_id > cursor_value(position, "osm", str))
-    last = cursor_value(position, "link", str, length=2)
-    return query.where(sa.tuple_(LINKS.c.sloid, LINKS.c.osm_id) > sa.tuple_(*last))
+# -- the bbox pages of /stops and /tiles ------------------------------------------------------------
+#
+# These answers are never cached and hold hundreds of rows, so their per-request Python counts.
+# Their statements are built once per (backend, layer, filter shape, first page or not) with every
+# value a bound parameter, and reused: SQLAlchemy memoizes a statement's cache key on the object,
+# so executing the same object finds its compiled form in the engine's compiled cache at once.
+
+BBOX_PARAMETERS = ("bbox_min_lon", "bbox_min_lat", "bbox_max_lon", "bbox_max_lat")
+LIMIT_PARAMETER = "page_limit"
+AFTER_PARAMETERS = {"atlas": ("after_sloid",), "osm": ("after_osm_id",), "link": ("after_sloid", "after_osm_id")}
+# Filter shapes are few in practice; the bound only keeps odd clients from growing it forever.
+PAGE_STATEMENTS_MAX = 512
+_page_statements: dict[tuple[Any, ...], sa.Select[Any]] = {}
+_page_statements_lock = threading.Lock()
 
 
-def _last_key(layer: str, item: dict[str, Any]) -> Any:
-    return [item["sloid"], item["osm_id"]] if layer == "link" else item["id"]
+def page_statement(layer: str, filters: StopFilters, after: bool) -> sa.Select[Any]:
+    """The statement of one page of ``layer`` in a bbox under filters of the shape of
+    ``filters`` (after a cursor position when ``after``); its parameters are those of
+    :func:`page_parameters`."""
+    key = (db.engine.dialect.name, layer, filters.shape(), after)
+    statement = _page_statements.get(key)
+    if statement is None:
+        statement = _build_page_statement(layer, filters, after)
+        with _page_statements_lock:
+            while len(_page_statements) >= PAGE_STATEMENTS_MAX:
+                del _page_statements[next(iter(_page_statements))]
+            _page_statements[key] = statement
+    return statement
+
+
+def _build_page_statement(layer: str, filters: StopFilters, after: bool) -> sa.Select[Any]:
+    bbox = tuple(sa.bindparam(name, type_=sa.Float) for name in BBOX_PARAMETERS)
+    query = _layer_select(layer, filters, bbox, bound=True)
+    if after:
+        if layer == "atlas":
+            query = query.where(ATLAS.c.sloid > sa.bindparam("after_sloid", type_=ATLAS.c.sloid.type))
+        elif layer == "osm":
+            query = query.where(OSM.c.osm_id > sa.bindparam("after_osm_id", type_=OSM.c.osm_id.type))
+        else:
+            query = query.where(sa.tuple_(LINKS.c.sloid, LINKS.c.osm_id) > sa.tuple_(
+                sa.bindparam("after_sloid", type_=LINKS.c.sloid.type),
+                sa.bindparam("after_osm_id", type_=LINKS.c.osm_id.type)))
+    return query.limit(sa.bindparam(LIMIT_PARAMETER, type_=sa.Integer))
+
+
+def page_parameters(layer: str, filters: StopFilters, bbox: BBox, limit: int,
+                    position: dict[str, Any] | None) -> dict[str, Any]:
+    """The bound values of :func:`page_statement`: one row more than ``limit`` tells whether the
+    layer has more."""
+    parameters: dict[str, Any] = {**filters.parameters(), **dict(zip(BBOX_PARAMETERS, bbox, strict=True)),
+                                  LIMIT_PARAMETER: limit + 1}
+    if position is not None:
+        if layer == "link":
+            last = cursor_value(position, "link", str, length=2)
+            if last is None:
+                raise BadRequestError("cursor is malformed", parameter="cursor")
+            parameters.update(zip(AFTER_PARAMETERS["link"], last, strict=True))
+        else:
+            # A null position selects nothing (``key > NULL``), as it always has.
+            parameters[AFTER_PARAMETERS[layer][0]] = cursor_value(position, layer, str)
+    return parameters
 
 
 ITEM = {"atlas": atlas_item, "osm": osm_item, "link": link_item}
@@ -126,37 +194,49 @@ def stops() -> Any:
             raise BadRequestError("cursor does not fit the requested layers", parameter="cursor")
         layers = [layer for layer in layers if layer in position]
 
-    items, next_position = stops_in_bbox(bbox, layers, filters, limit, position)
+    rows, next_position = stops_in_bbox(bbox, layers, filters, limit, position)
     next_cursor = encode_cursor(run_id, fingerprint, next_position) if next_position else None
     common = {"bbox": list(bbox), "limit": limit, "truncated": bool(next_position), "next_cursor": next_cursor}
-    return stops_response(items, common, plain)
+    return stops_response(rows, common, plain)
 
 
 def stops_in_bbox(bbox: BBox, layers: list[str], filters: StopFilters, limit: int,
-                  position: dict[str, Any] | None = None) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
-    """The items of each layer in ``bbox`` (at most ``limit`` per layer, after ``position``)
-    and, for each layer that had more, the key of its last item. Shared by /stops and /tiles."""
-    items: dict[str, list[dict[str, Any]]] = {}
+                  position: dict[str, Any] | None = None) -> tuple[dict[str, Sequence[Any]], dict[str, Any]]:
+    """The rows of each layer in ``bbox`` (at most ``limit`` per layer, after ``position``) in
+    the column order of :func:`atlas_select`, :func:`osm_select` and :func:`link_select` and, for
+    each layer that had more, the key of its last row. Shared by /stops and /tiles; turned into
+    the answer by :func:`stops_response`."""
+    rows: dict[str, Sequence[Any]] = {}
     next_position: dict[str, Any] = {}
+    connection = db.session.connection()
     for layer in layers:
-        query = layer_query(layer, filters, bbox)
-        if position is not None:
-            query = _after(layer, query, position)
-        rows = list(db.session.execute(query.limit(limit + 1)).all())
-        items[layer] = [ITEM[layer](row) for row in rows[:limit]]
-        if len(rows) > limit:
-            next_position[layer] = _last_key(layer, items[layer][-1])
-    return items, next_position
+        parameters = page_parameters(layer, filters, bbox, limit, position)
+        statement = page_statement(layer, filters, position is not None)
+        found = connection.execute(statement, parameters).all()
+        if len(found) > limit:
+            found = found[:limit]
+            last = found[-1]
+            next_position[layer] = [last[0], last[1]] if layer == "link" else last[0]
+        rows[layer] = found
+    return rows, next_position
 
 
-def stops_response(items: dict[str, list[dict[str, Any]]], common: dict[str, Any], plain: bool) -> Response:
-    """The /stops answer (plain JSON or a GeoJSON FeatureCollection) of ``items`` with the
-    members in ``common`` (bbox, limit, truncated, next_cursor, ...)."""
+def stops_response(rows: dict[str, Sequence[Any]], common: dict[str, Any], plain: bool) -> Response:
+    """The /stops answer (plain JSON or a GeoJSON FeatureCollection) of the ``rows`` of
+    :func:`stops_in_bbox` with the members in ``common`` (bbox, limit, truncated, next_cursor, ...)."""
+    atlas, osm, links = rows.get("atlas", ()), rows.get("osm", ()), rows.get("link", ())
     if plain:
-        return json_response({"atlas": items.get("atlas", []), "osm": items.get("osm", []),
-                              "links": items.get("link", []), **common})
-    features = [point_feature(item) for layer in ("atlas", "osm") for item in items.get(layer, [])]
-    features += [link_feature(item) for item in items.get("link", [])]
+        return json_response({"atlas": atlas_items(atlas), "osm": osm_items(osm), "links": link_items(links),
+                              **common})
+    features: Any
+    try:
+        parts = atlas_features_json(atlas) + osm_features_json(osm) + link_features_json(links)
+        features = orjson.Fragment(b"[" + b",".join(parts) + b"]")
+    except orjson.JSONEncodeError:
+        # A value orjson refuses (none comes out of these columns today): the features as dicts,
+        # so that json_bytes falls back to Flask's serializer for the whole body, as it always has.
+        features = ([point_feature(atlas_item(row)) for row in atlas] + [point_feature(osm_item(row)) for row in osm]
+                    + [link_feature(link_item(row)) for row in links])
     return json_response({"type": "FeatureCollection", "features": features, **common}, "application/geo+json")
 
 
