@@ -3,7 +3,8 @@
 1. (Re)creates the database ``stopsync_bench_api``, migrates it through the app factory
    (``flask db upgrade``) and loads a synthetic national snapshot with COPY: ~55,000 ATLAS
    platforms and ~65,000 OSM elements placed around the real Swiss service points of
-   ``hrdf_service_points_2024.csv``, their links, problems and problem states.
+   ``hrdf_service_points_2024.csv``, their links, problems and problem states. The overview grid
+   (``overview_cells``) is then derived from them, as the publisher does.
 2. Starts gunicorn (2 workers x 4 threads, ``stopsync/gunicorn_conf.py``) on a free loopback
    port, with the cache on Redis as in production. Rate limiting stays on (Flask-Limiter on
    Redis, as in production), with ``RATELIMIT_DEFAULT`` raised explicitly: all the load comes
@@ -183,6 +184,9 @@ def load(admin_url: str) -> tuple[str, dict[str, int]]:
                 raw.cursor().execute("VACUUM ANALYZE")
             finally:
                 raw.close()
+            # What the publisher derives from the stops as it publishes: the overview's grid.
+            from stopsync.pipeline.publish import refresh_overview_cells
+            refresh_overview_cells(db.engine)
             db.engine.dispose()
     return url, {key: len(rows) for key, rows in data.items()}
 

@@ -7,6 +7,8 @@ table; embedded SQLite has no geometry column and answers spatial questions from
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,9 +70,10 @@ def ensure_extensions(op: Any) -> None:
 
 
 def bbox_clause(
-    bind: Engine | Connection, table: sa.Table, bbox: tuple[float, float, float, float]
+    bind: Engine | Connection, table: sa.Table, bbox: tuple[float, float, float, float] | tuple[Any, Any, Any, Any]
 ) -> sa.ColumnElement[bool]:
-    """A WHERE clause selecting rows of ``table`` inside ``bbox`` (minLon, minLat, maxLon, maxLat)."""
+    """A WHERE clause selecting rows of ``table`` inside ``bbox`` (minLon, minLat, maxLon, maxLat;
+    numbers or bound parameters)."""
     min_lon, min_lat, max_lon, max_lat = bbox
     if is_postgres(bind):
         envelope = sa.func.ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, SRID)
@@ -112,7 +115,7 @@ def configure_engine(engine: Engine) -> None:
 
 
 def grid_cell_columns(
-    bind: Engine | Connection, table: sa.FromClause, cell_degrees: float
+    bind: Engine | Connection, table: sa.FromClause, cell_degrees: float | sa.ColumnElement[float]
 ) -> tuple[sa.ColumnElement[int], sa.ColumnElement[int]]:
     """Integer grid coordinates (x, y) of each row's point on a grid of ``cell_degrees``.
 
@@ -126,6 +129,71 @@ def grid_cell_columns(
         return sa.cast(sa.func.floor(x), sa.Integer), sa.cast(sa.func.floor(y), sa.Integer)
     return sa.cast(x, sa.Integer), sa.cast(y, sa.Integer)
 
+
+def grid_cell(lon: float, lat: float, cell_degrees: float) -> tuple[int, int]:
+    """What :func:`grid_cell_columns` computes for one point, in Python: the same IEEE double
+    operations (add, divide, floor), hence the same cell for every stored coordinate."""
+    return math.floor((lon + 180.0) / cell_degrees), math.floor((lat + 90.0) / cell_degrees)
+
+
+# The coordinates the overview sums, as integers: sums of integers are exact and independent of
+# the order the database adds rows in, so sums of parts add up to the sum of the whole, bit for bit.
+# A coordinate c (plus 180 or 90: non-negative, below 2**9) becomes t = c * 2**30 (exact: a power of
+# two) split into its integer part and the next 20 bits of its fraction: hi * 2**-30 + lo * 2**-50
+# degrees, which is c itself whenever c >= 4 (its double then has no finer bits) and c to 2**-50
+# degrees otherwise. hi < 2**39, so 2**24 stops sum without overflowing 64 bits.
+FIXED_POINT_HIGH = 2.0**30
+FIXED_POINT_LOW = 2.0**20
+FIXED_POINT_OFFSETS = (180.0, 90.0)  # added to lon and lat
+
+
+def fixed_point_columns(bind: Engine | Connection, table: sa.FromClause) -> tuple[sa.ColumnElement[int], ...]:
+    """(lon hi, lon lo, lat hi, lat lo) of each row's point (see FIXED_POINT_HIGH). SQLite's integer
+    cast truncates, which for these non-negative values is the floor."""
+    columns: list[sa.ColumnElement[int]] = []
+    for column, offset in ((table.c.lon, FIXED_POINT_OFFSETS[0]), (table.c.lat, FIXED_POINT_OFFSETS[1])):
+        scaled = (column + offset) * FIXED_POINT_HIGH
+        if is_postgres(bind):
+            floor = sa.func.floor(scaled)
+            columns += [sa.cast(floor, sa.BigInteger),
+                        sa.cast(sa.func.floor((scaled - floor) * FIXED_POINT_LOW), sa.BigInteger)]
+        else:
+            whole = sa.cast(scaled, sa.Integer)
+            columns += [whole, sa.cast((scaled - whole) * FIXED_POINT_LOW, sa.Integer)]
+    return tuple(columns)
+
+
+def fixed_point(lon: float, lat: float) -> tuple[int, int, int, int]:
+    """What :func:`fixed_point_columns` computes for one point, in Python (same IEEE operations;
+    ``scaled - whole`` is exact)."""
+    x = (lon + FIXED_POINT_OFFSETS[0]) * FIXED_POINT_HIGH
+    y = (lat + FIXED_POINT_OFFSETS[1]) * FIXED_POINT_HIGH
+    x_whole, y_whole = math.floor(x), math.floor(y)
+    return x_whole, math.floor((x - x_whole) * FIXED_POINT_LOW), y_whole, math.floor((y - y_whole) * FIXED_POINT_LOW)
+
+
+def bbox_strips_clause(
+    bind: Engine | Connection, table: sa.Table, bbox: tuple[Any, Any, Any, Any],
+    strips: Sequence[tuple[Any, Any, Any, Any]],
+) -> sa.ColumnElement[bool]:
+    """The rows :func:`bbox_clause` selects for ``bbox`` (exactly those) that also lie in one of
+    ``strips`` (bounds are numbers or bound parameters), in a form whose index scans cover about
+    the strips only. The strips must contain every row of interest even under PostGIS's ``&&``,
+    which compares single-precision boxes (rounded outward)."""
+    if is_postgres(bind):
+        return sa.and_(bbox_clause(bind, table, bbox), sa.or_(*(bbox_clause(bind, table, strip) for strip in strips)))
+    # One scan of the (lat, lon) index over the strips' latitudes, testing each row's longitude (and
+    # latitude) against the strips. The bbox's and strips' own comparisons are made on ``x + 0``
+    # (the same values, but no index), so that SQLite cannot scan the bbox's latitudes instead.
+    min_lon, min_lat, max_lon, max_lat = bbox
+    lat, lon = table.c.lat + 0, table.c.lon + 0
+    south = strips[0][1] if len(strips) == 1 else sa.func.min(*(strip[1] for strip in strips))
+    north = strips[0][3] if len(strips) == 1 else sa.func.max(*(strip[3] for strip in strips))
+    return sa.and_(
+        table.c.lat.between(south, north),
+        sa.or_(*(sa.and_(lon.between(strip[0], strip[2]), lat.between(strip[1], strip[3])) for strip in strips)),
+        lat.between(min_lat, max_lat), lon.between(min_lon, max_lon),
+    )
 
 
 def snapshot_publisher(
@@ -163,5 +231,5 @@ def hold_snapshot_for_reading(session: Any) -> None:
     if dialect != "postgresql":
         return
     tables = ", ".join(("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems",
-                        "stop_routes", "stop_modes", "snapshot_meta"))
+                        "stop_routes", "stop_modes", "snapshot_meta", "overview_cells"))
     session.execute(sa.text(f"LOCK TABLE {tables} IN ACCESS SHARE MODE"))

@@ -48,7 +48,7 @@ APPLICATION_NAME = "stopsync-publish"
 # the tables in this order, so it holds none of the later ones while it waits for a reader of the
 # first ones.
 LOAD_ORDER = ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems", "snapshot_meta",
-              "stop_modes", "stop_routes")
+              "stop_modes", "stop_routes", "overview_cells")
 
 # (child table, column, parent table, parent column): every reference the snapshot must satisfy.
 REFERENCES = (

@@ -150,6 +150,34 @@ class StopModeRow(db.Model):  # type: ignore[name-defined,misc]
     mode: Mapped[str] = mapped_column(sa.String(16), index=True)
 
 
+class OverviewCellRow(db.Model):  # type: ignore[name-defined,misc]
+    """The unfiltered ``/overview`` grid, precomputed by publication: one row per non-empty grid
+    cell of each clustered zoom (0 to 13). Cells are those of ``grid_cell_columns`` for
+    ``cell_size(zoom)``; the ``*_sum_*`` columns add up each stop's ``fixed_point_columns``
+    (integers, so that partial sums add up exactly). See ``pipeline/overview.py`` and
+    ``blueprints/api/aggregates.py``."""
+
+    __tablename__ = "overview_cells"
+    __table_args__ = (
+        sa.UniqueConstraint("zoom", "gx", "gy", name="uq_overview_cells_cell"),
+        # Rows of one zoom along a grid row (the top and bottom strips of a bbox).
+        sa.Index("ix_overview_cells_zoom_gy_gx", "zoom", "gy", "gx"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zoom: Mapped[int] = mapped_column(sa.SmallInteger)
+    gx: Mapped[int] = mapped_column(sa.Integer)
+    gy: Mapped[int] = mapped_column(sa.Integer)
+    atlas_count: Mapped[int] = mapped_column(sa.Integer)
+    atlas_matched: Mapped[int] = mapped_column(sa.Integer)
+    osm_count: Mapped[int] = mapped_column(sa.Integer)
+    osm_matched: Mapped[int] = mapped_column(sa.Integer)
+    lon_sum_hi: Mapped[int] = mapped_column(sa.BigInteger)
+    lon_sum_lo: Mapped[int] = mapped_column(sa.BigInteger)
+    lat_sum_hi: Mapped[int] = mapped_column(sa.BigInteger)
+    lat_sum_lo: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class SnapshotMeta(db.Model):  # type: ignore[name-defined,misc]
     """One row describing the published snapshot: which run, when, from which sources."""
 
@@ -182,5 +210,5 @@ class PipelineRun(db.Model):  # type: ignore[name-defined,misc]
 
 
 # Children first: the order in which publication empties the snapshot.
-SNAPSHOT_TABLES = ("stop_routes", "stop_modes", "matches", "problems", "osm_stop_units", "osm_elements",
-                   "atlas_platforms", "snapshot_meta")
+SNAPSHOT_TABLES = ("overview_cells", "stop_routes", "stop_modes", "matches", "problems", "osm_stop_units",
+                   "osm_elements", "atlas_platforms", "snapshot_meta")

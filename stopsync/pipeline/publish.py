@@ -13,16 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ..db.dialect import snapshot_publisher
 from ..db.publication import StepCallback
 from ..models import AtlasPlatformRow, MatchRow, OsmElementRow, OsmStopUnitRow, ProblemRow, SnapshotMeta
-from ..models.snapshot import StopModeRow, StopRouteRow
+from ..models.snapshot import OverviewCellRow, StopModeRow, StopRouteRow
 from .cantons import assign_cantons
 from .lifecycle import LifecycleResult, apply_lifecycle
 from .match import MatchResult
+from .overview import overview_cell_rows
 from .problems import Problem
 from .stop_routes import StopRoute, osm_stop_routes, stop_modes
 
@@ -37,6 +39,7 @@ SNAPSHOT_MODEL_TABLES = {
     "snapshot_meta": SnapshotMeta.__table__,
     "stop_modes": StopModeRow.__table__,
     "stop_routes": StopRouteRow.__table__,
+    "overview_cells": OverviewCellRow.__table__,
 }
 DUPLICATE_TYPES = {"duplicate_atlas": "sloids", "duplicate_osm": "osm_ids"}
 
@@ -120,7 +123,9 @@ def snapshot_rows(result: MatchResult, problems: Sequence[Problem] | None = None
     route_rows += [_route_row(route, osm_id=osm_id) for osm_id, routes in sorted(osm_routes.items())
                    if osm_id in osm_ids for route in routes]
     return {"atlas_platforms": atlas_rows, "osm_elements": osm_rows, "osm_stop_units": units,
-            "matches": match_rows, "stop_modes": mode_rows, "stop_routes": route_rows}
+            "matches": match_rows, "stop_modes": mode_rows, "stop_routes": route_rows,
+            # The unfiltered /overview grid of exactly these stops, swapped in with them.
+            "overview_cells": overview_cell_rows(atlas_rows, osm_rows)}
 
 
 def _route_row(route: StopRoute, *, sloid: str | None = None, osm_id: str | None = None) -> dict[str, Any]:
@@ -189,6 +194,21 @@ def publish_snapshot(
     counts.pop("snapshot_meta", None)
     log.info("snapshot published", extra={"tables": counts})
     return counts, outcome[-1]
+
+
+def refresh_overview_cells(engine: Engine) -> int:
+    """Recompute ``overview_cells`` from the published ``atlas_platforms`` and ``osm_elements``, for
+    a snapshot loaded without :func:`publish_snapshot` (e.g. by a benchmark); returns the row count.
+    Web processes notice it with the next run id (they check the cells once per run)."""
+    cells = OverviewCellRow.__table__
+    with engine.begin() as connection:
+        atlas, osm = ([dict(row) for row in connection.execute(sa.select(table.c.lon, table.c.lat, table.c.matched))
+                       .mappings()] for table in (AtlasPlatformRow.__table__, OsmElementRow.__table__))
+        rows = overview_cell_rows(atlas, osm)
+        connection.execute(sa.delete(cells))
+        for start in range(0, len(rows), 5000):
+            connection.execute(sa.insert(cells), rows[start:start + 5000])
+    return len(rows)
 
 
 def rollback_snapshot(engine: Engine, *, lock_timeout_s: float = 10.0) -> str:

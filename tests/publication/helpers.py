@@ -11,7 +11,7 @@ from flask import Flask
 from stopsync.extensions import db
 
 SNAPSHOT_TABLES = ("atlas_platforms", "osm_elements", "osm_stop_units", "matches", "problems", "snapshot_meta",
-                   "stop_modes", "stop_routes")
+                   "stop_modes", "stop_routes", "overview_cells")
 REVIEW_TABLES = ("review_users", "review_decisions", "review_notes", "review_audit_log", "review_problem_states")
 
 
