@@ -25,7 +25,7 @@ class AtlasPlatformRow(db.Model):  # type: ignore[name-defined,misc]
     number: Mapped[str] = mapped_column(sa.String(16), index=True)
     designation: Mapped[str] = mapped_column(sa.String(32), default="")
     name: Mapped[str] = mapped_column(sa.String(255), default="")
-    operator: Mapped[str] = mapped_column(sa.String(64), default="")
+    operator: Mapped[str] = mapped_column(sa.String(64), default="", index=True)
     valid_to: Mapped[str] = mapped_column(sa.String(10), default="")
     parent_sloid: Mapped[str] = mapped_column(sa.String(64), default="")
     lat: Mapped[float] = mapped_column(sa.Float)
