@@ -91,6 +91,16 @@ DEFAULTS: dict[str, Any] = {
          "attribution": "OpenRailwayMap, CC-BY-SA", "attribution_url": "https://www.openrailwaymap.org/",
          "overlay": True, "max_zoom": 19, "subdomains": "abc"},
     ],
+    # Requests each new gunicorn worker answers internally before taking traffic (stopsync.warmup),
+    # bypassing the response cache; [] switches the warm-up off.
+    "WARMUP_PATHS": [
+        "/api/v1/status",
+        "/api/v1/overview?bbox=5.9,45.8,10.5,47.9&zoom=8",
+        "/api/v1/problems?limit=1",
+        "/api/v1/stops?bbox=8.53,47.37,8.55,47.38&limit=1",
+        "/api/v1/tiles/15/17161/11474",
+        "/",
+    ],
     "API_DEFAULT_LIMIT": 2000,
     "API_MAX_LIMIT": 10000,
     "RATELIMIT_DEFAULT": "600 per minute",
@@ -138,6 +148,7 @@ def _normalise(app: Flask) -> None:
     cfg = app.config
     cfg["DISABLED_PLUGINS"] = _as_list(cfg.get("DISABLED_PLUGINS"))
     cfg["PLUGINS"] = _as_list(cfg.get("PLUGINS"))
+    cfg["WARMUP_PATHS"] = _as_list(cfg.get("WARMUP_PATHS"))
     if cfg.get("MATCHING_STRATEGIES") is not None:
         cfg["MATCHING_STRATEGIES"] = _as_list(cfg["MATCHING_STRATEGIES"])
     cfg["MAP_TILE_LAYERS"] = tile_layers(cfg.get("MAP_TILE_LAYERS"))

@@ -52,6 +52,7 @@ from flask import Flask, Response, current_app, g, request
 from ...db.dialect import hold_snapshot_for_reading
 from ...extensions import cache, db
 from ...models import SnapshotMeta
+from ...warmup import warming
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def cache_key(endpoint: str, normalised_query: Iterable[tuple[str, Any]]) -> str
 def cached(endpoint: str, normalised_query: Iterable[tuple[str, Any]], compute: Callable[[], T]) -> T:
     """``compute()``'s value for this snapshot and query, from the cache when present."""
     key = cache_key(endpoint, normalised_query)
-    value = cache.get(key)
+    value = None if warming() else cache.get(key)
     if value is None:
         value = compute()
         cache.set(key, value)
@@ -284,8 +285,8 @@ def answer_from_cache() -> Response | None:
     endpoint = request.endpoint or ""
     if endpoint in SNAPSHOT_FREE_ENDPOINTS:
         return None
-    if endpoint not in CACHED_ENDPOINTS or request.method not in ("GET", "HEAD"):
-        hold_snapshot()
+    if endpoint not in CACHED_ENDPOINTS or request.method not in ("GET", "HEAD") or warming():
+        hold_snapshot()  # a worker's warm-up computes its answers instead of reading them
         return None
     digest = request_digest(endpoint)
     g.stopsync_response_digest = digest
