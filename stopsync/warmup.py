@@ -63,5 +63,7 @@ def prepare_worker(app: Any) -> dict[str, int]:
     statuses = warm(app)
     gc.collect()
     gc.freeze()
+    # A worker forked while the master ran a pipeline (ROLE=all) inherited its paused collector.
+    gc.enable()
     return statuses
 

@@ -83,6 +83,17 @@ def test_a_worker_without_published_data_still_starts(tmp_path: Path) -> None:
     assert all(status in (0, 200, 404, 503) for status in statuses.values()), statuses
 
 
+def test_a_worker_forked_during_a_run_gets_its_collector_back(tmp_path: Path) -> None:
+    app = make_app("sqlite", tmp_path, WARMUP_PATHS="")
+    gc.disable()  # as in a master running a pipeline (stopsync.pipeline.gc_pause)
+    try:
+        warmup.prepare_worker(app)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 def test_prepare_worker_leaves_anything_but_a_flask_app_alone() -> None:
     assert warmup.prepare_worker(object()) == {}
 
