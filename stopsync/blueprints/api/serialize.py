@@ -107,39 +107,37 @@ def link_items(rows: Iterable[Any]) -> list[dict[str, Any]]:
 
 # GeoJSON features are written one by one into the bytes orjson writes for the whole feature
 # (compact, keys in order): nested dicts and lists for hundreds of features cost more to build,
-# and far more in garbage collection while the list grows, than these flat items and templates.
+# and far more in garbage collection while the list grows, than the flat items of the row
+# builders above, their coordinates popped into these templates.
 # The values are strings, floats, booleans and None, which orjson writes the same with or without
 # json_bytes's options and ``default``; what it refuses raises orjson.JSONEncodeError.
 POINT_FEATURE = b'{"type":"Feature","geometry":{"type":"Point","coordinates":%b},"properties":%b}'
 LINE_FEATURE = b'{"type":"Feature","geometry":{"type":"LineString","coordinates":%b},"properties":%b}'
 
 
+def _point_features_json(items: list[dict[str, Any]]) -> list[bytes]:
+    """Each item (of ``atlas_items`` or ``osm_items``) as ``orjson.dumps(point_feature(item))``."""
+    dumps = orjson.dumps
+    return [POINT_FEATURE % (dumps((item.pop("lon"), item.pop("lat"))), dumps(item)) for item in items]
+
+
 def atlas_features_json(rows: Iterable[Any]) -> list[bytes]:
     """``orjson.dumps(point_feature(atlas_item(row)))`` of each row; orjson.JSONEncodeError for
     what orjson refuses."""
-    dumps = orjson.dumps
-    return [POINT_FEATURE % (dumps((coordinate(lon), coordinate(lat))), dumps(
-                {"layer": "atlas", "id": sloid, "number": number, "designation": designation, "name": name,
-                 "operator": operator, "matched": bool(matched)}))
-            for sloid, number, designation, name, operator, matched, lon, lat in rows]
+    return _point_features_json(atlas_items(rows))
 
 
 def osm_features_json(rows: Iterable[Any]) -> list[bytes]:
     """``orjson.dumps(point_feature(osm_item(row)))`` of each row."""
-    dumps = orjson.dumps
-    return [POINT_FEATURE % (dumps((coordinate(lon), coordinate(lat))), dumps(
-                {"layer": "osm", "id": osm_id, "kind": kind, "name": name, "uic_ref": uic_ref,
-                 "local_ref": local_ref, "matched": bool(matched), "unit_key": unit_key or ""}))
-            for osm_id, kind, name, uic_ref, local_ref, matched, unit_key, lon, lat in rows]
+    return _point_features_json(osm_items(rows))
 
 
 def link_features_json(rows: Iterable[Any]) -> list[bytes]:
     """``orjson.dumps(link_feature(link_item(row)))`` of each row."""
     dumps = orjson.dumps
-    return [LINE_FEATURE % (dumps(((coordinate(a_lon), coordinate(a_lat)), (coordinate(o_lon), coordinate(o_lat)))),
-                            dumps({"layer": "link", "sloid": sloid, "osm_id": osm_id, "method": method,
-                                   "distance_m": distance_m}))
-            for sloid, osm_id, method, distance_m, a_lat, a_lon, o_lat, o_lon in rows]
+    return [LINE_FEATURE % (dumps(((item.pop("atlas_lon"), item.pop("atlas_lat")),
+                                   (item.pop("osm_lon"), item.pop("osm_lat")))), dumps(item))
+            for item in link_items(rows)]
 
 
 def problem_item(row: Any) -> dict[str, Any]:

@@ -54,7 +54,7 @@ MAX_OSM_ID = 2**63 - 1
 
 
 # The columns of the three selects are the payload of a stop or link, in this order: the row
-# builders of serialize.py (``atlas_items``, ``atlas_features``, ...) unpack them by position.
+# builders of serialize.py (``atlas_items``, ``atlas_features_json``, ...) unpack them by position.
 def atlas_select() -> sa.Select[Any]:
     return sa.select(ATLAS.c.sloid, ATLAS.c.number, ATLAS.c.designation, ATLAS.c.name, ATLAS.c.operator,
                      ATLAS.c.matched, ATLAS.c.lon, ATLAS.c.lat)
