@@ -35,6 +35,17 @@ CELL_VALUES = ("atlas_count", "atlas_matched", "osm_count", "osm_matched", "lon_
                "lat_sum_hi", "lat_sum_lo")
 
 
+def add_to_cell(cells: dict[tuple[int, int], list[int]], key: tuple[int, int], values: list[int]) -> None:
+    """Add ``values`` (the :data:`CELL_VALUES` of some stops) to the cell ``key`` of ``cells``
+    (which takes the list itself when the cell is new)."""
+    found = cells.get(key)
+    if found is None:
+        cells[key] = values
+    else:
+        for index, value in enumerate(values):
+            found[index] += value
+
+
 def cell_size(zoom: int) -> float:
     """Grid cell edge in degrees at ``zoom``: a quarter of a web-map tile's width (exact in binary:
     ``45 * 2**(1 - zoom)``)."""
@@ -70,12 +81,7 @@ def overview_cell_rows(atlas_rows: Iterable[Mapping[str, Any]],
             break
         parents: dict[tuple[int, int], list[int]] = {}
         for (gx, gy), values in cells.items():
-            parent = parents.get(key := (gx >> 1, gy >> 1))
-            if parent is None:
-                parents[key] = list(values)
-            else:
-                for index, value in enumerate(values):
-                    parent[index] += value
+            add_to_cell(parents, (gx >> 1, gy >> 1), list(values))
         cells = parents
     # In (zoom, gx, gy) order: rows of one bbox lie together in the table.
     return [row for zoom in PRECOMPUTED_ZOOMS for row in per_zoom[zoom]]

@@ -27,7 +27,14 @@ from ...extensions import db
 from ...models.snapshot import OverviewCellRow
 from ...pipeline.cantons import CANTON_CODES
 from ...pipeline.engine import UNMATCHED_REASONS
-from ...pipeline.overview import CELL_VALUES, FINEST_PRECOMPUTED_ZOOM, PRECOMPUTED_ZOOMS, STOPS_MIN_ZOOM, cell_size
+from ...pipeline.overview import (
+    CELL_VALUES,
+    FINEST_PRECOMPUTED_ZOOM,
+    PRECOMPUTED_ZOOMS,
+    STOPS_MIN_ZOOM,
+    add_to_cell,
+    cell_size,
+)
 from ...pipeline.stop_routes import MODES
 from . import bp
 from .cache import cached, current_run_id
@@ -235,15 +242,6 @@ Cells = dict[tuple[int, int], list[int]]
 Rect = tuple[int, int, int, int]  # inclusive cell ranges: x0, x1, y0, y1
 
 
-def _add(cells: Cells, key: tuple[int, int], values: list[int]) -> None:
-    found = cells.get(key)
-    if found is None:
-        cells[key] = values
-    else:
-        for index, value in enumerate(values):
-            found[index] += value
-
-
 def _live_select(layer: str, query: sa.Select[Any], size: float | sa.ColumnElement[float]) -> sa.Select[Any]:
     """The stops of ``query`` (a ``layer_query`` of ``layer``, maybe narrowed) per grid cell: side
     (0 ATLAS, 2 OSM), cell, count, matched count and coordinate sums."""
@@ -259,7 +257,7 @@ def _aggregate_live(cells: Cells, statement: sa.Executable, params: dict[str, An
     for side, x, y, count, matched, *coordinates in db.session.execute(statement, params):
         values = [0, 0, 0, 0, *(int(value) for value in coordinates)]
         values[side], values[side + 1] = int(count), int(matched)
-        _add(cells, (int(x), int(y)), values)
+        add_to_cell(cells, (int(x), int(y)), values)
 
 
 def _inner(bbox: BBox, zoom: int) -> Rect:
@@ -423,7 +421,7 @@ def _precomputed_overview(bbox: BBox, zoom: int) -> Cells | None:
     )
     for level, x, y, *values in rows:
         shift = level - zoom
-        _add(cells, (x >> shift, y >> shift), [int(value) for value in values])
+        add_to_cell(cells, (x >> shift, y >> shift), [int(value) for value in values])
     _aggregate_live(cells, _border_statement(), _border_params(bbox, zoom, inner))
     return cells
 
