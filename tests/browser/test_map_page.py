@@ -190,11 +190,14 @@ def test_open_popup_survives_the_reload_after_a_pan(
     sloid = popup_value(page, "SLOID")
     wait_until_idle(page)  # the popup's own auto-pan may have reloaded already
 
-    # Drag the map by an empty corner (outside Switzerland): moveend reloads the stops.
+    # Drag the map by an empty corner (outside Switzerland): moveend reloads the stops. The
+    # corner is the map's own: the statistics sidebar lies left of it.
+    box = page.locator("#map").bounding_box()
+    x, y = box["x"] + 80, box["y"] + box["height"] - 100
     with page.expect_response(STOPS_API):
-        page.mouse.move(80, 700)
+        page.mouse.move(x, y)
         page.mouse.down()
-        page.mouse.move(120, 690, steps=5)
+        page.mouse.move(x + 40, y - 10, steps=5)
         page.mouse.up()
     wait_until_idle(page)
 
